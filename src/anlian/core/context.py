@@ -1,0 +1,30 @@
+"""Template context shared by every page: who is looking and what they may open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from anlian.orgs import access
+from anlian.orgs.permissions import GRANT_ROLES, MANAGE_ORG, MANAGE_PEOPLE, MANAGE_ROLES, VIEW
+
+
+def shell(request: HttpRequest) -> dict[str, Any]:
+    # Shared pages (errors) pick the phone layout when they answer a phone page under /m/.
+    base = "core/base_mobile.html" if request.path.startswith("/m/") else "core/base.html"
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"me": None, "base_template": base}
+    scope = access.scope_of(user)
+    return {
+        "base_template": base,
+        "me": getattr(user, "person", None),
+        "nav": {
+            "view": scope.is_superuser or bool(scope.paths(VIEW)),
+            "manage_org": scope.is_superuser or bool(scope.paths(MANAGE_ORG)),
+            "manage_people": scope.is_superuser or bool(scope.paths(MANAGE_PEOPLE)),
+            "grant_roles": scope.is_superuser or bool(scope.paths(GRANT_ROLES)),
+            "manage_roles": scope.is_superuser or bool(scope.paths(MANAGE_ROLES)),
+        },
+    }

@@ -1,0 +1,37 @@
+"""Files kept as evidence: stored once by content hash, never changed, never served as uploaded."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def stored_file_path(instance: StoredFile, filename: str) -> str:
+    # Content-addressed: the name is the SHA-256, sharded so no folder grows too large.
+    return f"evidence/{instance.sha256[:2]}/{instance.sha256[2:4]}/{instance.sha256}"
+
+
+class StoredFile(models.Model):
+    """An original upload, byte for byte, under its SHA-256, owned by one company."""
+
+    sha256 = models.CharField(max_length=64, editable=False)
+    company = models.ForeignKey("orgs.OrgUnit", on_delete=models.PROTECT, related_name="+")
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True)
+    height = models.PositiveIntegerField(null=True)
+    file = models.FileField(upload_to=stored_file_path, max_length=200)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope_path_lookup = "company__path"
+    readable_company_wide = True
+
+    class Meta:
+        verbose_name = _("证据文件")
+        verbose_name_plural = _("证据文件")
+        constraints = [models.UniqueConstraint(fields=["company", "sha256"], name="storedfile_unique_per_company")]
+
+    def __str__(self) -> str:
+        return self.sha256[:12]

@@ -1,0 +1,282 @@
+"""decide / apply: the one place that says what may happen next to a job, and why not.
+
+``decide`` lists every action for one person at one moment, allowed or refused with its rule;
+``apply`` re-checks an action with its payload and returns the event to append, or raises a
+Refusal. Both derive state by replaying the events, so nothing else can drift from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from . import rules
+from .events import ACTIONS, Action, Event
+from .facts import ActorFacts, WorldFacts
+from .fields import validate_photos, validate_values
+from .i18n import Refusal, refuse
+from .schema import Step, Template
+from .state import State, replay
+
+JOB_ACTIONS = ("suspend", "resume", "extend", "hand_over", "cancel", "close", "expire")
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    step: str | None = None
+    refusal: Refusal | None = None
+    due_at: datetime | None = None  # the step's deadline, for "my tasks" and SLA timers
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
+def decide(tpl: Template, events: list[Event], actor: ActorFacts, now: datetime,
+           facts: WorldFacts, area: str | None = None) -> list[Decision]:
+    """Every action this person could take now; ``area`` is the intended area before start."""
+    state = replay(tpl, events)
+    if state.status == "new":
+        return [_decision(tpl, state, Action("start", area=area), actor, now, facts)]
+    out = [_decision(tpl, state, Action(kind, step=s.key), actor, now, facts)
+           for s in tpl.steps for kind in _step_actions(s)]
+    return out + [_decision(tpl, state, Action(kind), actor, now, facts) for kind in JOB_ACTIONS]
+
+
+def _step_actions(step: Step) -> tuple[str, ...]:
+    if step.kind == "task":
+        return ("complete",)
+    return ("approve", "return") if step.kind == "review" else ("approve", "return", "reject")
+
+
+def _decision(tpl: Template, state: State, action: Action, actor: ActorFacts, now: datetime,
+              facts: WorldFacts) -> Decision:
+    try:
+        check(tpl, state, action, actor, now, facts, payload=False)
+        refusal = None
+    except Refusal as exc:
+        refusal = exc
+    return Decision(action.kind, action.step, refusal, due_at(tpl, state, action.step))
+
+
+def due_at(tpl: Template, state: State, key: str | None) -> datetime | None:
+    step = tpl.by_key.get(key) if key else None
+    if step is None or step.deadline is None or state.started_at is None or state.steps[key].done:
+        return None
+    ready = [state.steps[k].completed_at for k in step.after]
+    if any(t is None for t in ready):
+        return None
+    return max(ready, default=state.started_at) + step.deadline
+
+
+def overdue(tpl: Template, state: State, now: datetime) -> list[str]:
+    """Steps past their deadline: late work is still accepted, but escalated by the caller."""
+    return [s.key for s in tpl.steps if (d := due_at(tpl, state, s.key)) is not None and now > d]
+
+
+def apply(tpl: Template, events: list[Event], action: Action, actor: ActorFacts, now: datetime,
+          facts: WorldFacts) -> Event:
+    """Validate ``action`` fully and return the event to append; raises Refusal otherwise."""
+    state = replay(tpl, events)
+    payload = check(tpl, state, action, actor, now, facts, payload=True)
+    return Event(seq=state.last_seq + 1, kind=ACTIONS[action.kind], actor=actor.id, server_time=now,
+                 step=action.step, device_time=action.device_time, payload=payload,
+                 location=action.location)
+
+
+def check(tpl: Template, state: State, action: Action, actor: ActorFacts, now: datetime,
+          facts: WorldFacts, payload: bool = True) -> dict:
+    """Raise the first rule that refuses; return the event payload (empty when ``payload`` is off)."""
+    handler = _HANDLERS.get(action.kind)
+    if handler is None:
+        raise refuse("unknown_action", action=action.kind)
+    return handler(_Ctx(tpl, state, action, actor, now, facts, payload)) or {}
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    tpl: Template
+    state: State
+    action: Action
+    actor: ActorFacts
+    now: datetime
+    facts: WorldFacts
+    payload: bool
+
+    def step(self) -> Step:
+        step = self.tpl.by_key.get(self.action.step or "")
+        if step is None:
+            raise refuse("unknown_step", step=self.action.step)
+        return step
+
+    def guards(self, values: dict | None = None, place_only: bool = False) -> None:
+        merged = {**self.state.values, **(values or {})}
+        rules.guards(self.tpl, self.state.area, self.state.holder, merged, self.facts, self.now, place_only)
+
+    def reason(self) -> str:
+        if self.payload and not self.action.reason.strip():
+            raise refuse("reason_required", field="reason")
+        return self.action.reason.strip()
+
+
+# -- start ---------------------------------------------------------------------------------
+
+def _start(c: _Ctx) -> dict:
+    if c.state.status != "new":
+        raise refuse("already_started")
+    area = c.action.area
+    if not area:
+        if c.payload:
+            raise refuse("area_required", field="area")
+        return {}
+    rules.guards(c.tpl, area, c.actor.id, {}, c.facts, c.now)
+    rules.conflicts(c.tpl, area, c.action, c.facts, c.now)
+    return {"area": area, **({"endorsed_by": c.action.endorsed_by} if c.action.endorsed_by else {})}
+
+
+# -- steps ---------------------------------------------------------------------------------
+
+def _ready(c: _Ctx, step: Step) -> None:
+    """Order rules shared by every step action: redo first, predecessors, not done twice."""
+    rules.redo_first(c.tpl, c.state, step)
+    rules.predecessors(c.tpl, c.state, step)
+    rules.not_done(c.tpl, c.state, step, c.now)
+
+
+def _work(c: _Ctx) -> Step:
+    """Doing the work (complete, approve) also needs the guards, fresh readings, the window."""
+    rules.live(c.state, c.now)
+    step = c.step()
+    rules.step_kind(step, c.action.kind)
+    c.guards()
+    _ready(c, step)
+    rules.readings_fresh(c.tpl, c.state, step, c.now)
+    rules.window(c.tpl, c.state, step, c.now)
+    return step
+
+
+def _submission(c: _Ctx, step: Step, presence: bool) -> dict:
+    if not c.payload:
+        return {}
+    values = validate_values(step, c.action.values, c.state.values)
+    photos = validate_photos(step, c.action.photos, presence)
+    # Persons named in this submission must pass the qualification guards too.
+    c.guards(values)
+    return {"values": values, "photos": photos}
+
+
+def _complete(c: _Ctx) -> dict:
+    step = _work(c)
+    rules.task_actor(step, c.actor, c.state)
+    return _submission(c, step, presence=False)
+
+
+def _approve(c: _Ctx) -> dict:
+    step = _work(c)
+    slot = rules.approver_slot(step, c.actor, c.state, signing=True)
+    body = _submission(c, step, presence=step.presence)
+    return {"slot": slot, **body, **({"opinion": c.action.reason} if c.action.reason else {})}
+
+
+def _judge(c: _Ctx) -> Step:
+    """Return and reject need no guards or fresh readings: a stale reading is a reason to return."""
+    rules.live(c.state, c.now)
+    step = c.step()
+    rules.step_kind(step, c.action.kind)
+    _ready(c, step)
+    rules.approver_slot(step, c.actor, c.state, signing=False)
+    return step
+
+
+def _return(c: _Ctx) -> dict:
+    step = _judge(c)
+    allowed = step.approval.return_to or tuple(s.key for s in c.tpl.steps if s.key in c.tpl.ancestors[step.key])
+    target = c.action.target
+    if c.payload and target not in allowed:
+        name = c.tpl.by_key[target].name if target in c.tpl.by_key else target
+        raise refuse("bad_return_target", field="target", step=step.name, target=name)
+    return {"to": target, "reason": c.reason()} if c.payload else {}
+
+
+def _reject(c: _Ctx) -> dict:
+    _judge(c)
+    return {"reason": c.reason()} if c.payload else {}
+
+
+# -- job-level ---------------------------------------------------------------------------------
+
+def _suspend(c: _Ctx) -> dict:
+    rules.live(c.state, c.now)
+    rules.participant(c.tpl, c.actor, c.state)
+    return {"reason": c.reason()} if c.payload else {}
+
+
+def _resume(c: _Ctx) -> dict:
+    if c.state.status != "suspended" or c.state.expired(c.now):
+        rules.live(c.state, c.now)  # names the blocking state: cancelled, expired…
+        raise refuse("not_suspended")
+    rules.manager(c.tpl, c.actor, c.state)
+    c.guards(place_only=True)
+    return {}
+
+
+def _extend(c: _Ctx) -> dict:
+    rules.live(c.state, c.now)
+    if not c.tpl.max_extension or c.tpl.validity is None:
+        raise refuse("no_extension")
+    rules.manager(c.tpl, c.actor, c.state)
+    if not c.payload:
+        return {}
+    by = c.action.extend_by
+    if by is None or by <= timedelta():
+        raise refuse("extension_invalid", field="extend_by")
+    if c.state.extended + by > c.tpl.max_extension:
+        raise refuse("extension_too_long", field="extend_by", minutes=int(c.tpl.max_extension.total_seconds() // 60))
+    return {"minutes": int(by.total_seconds() // 60)}
+
+
+def _hand_over(c: _Ctx) -> dict:
+    rules.live(c.state, c.now)
+    rules.manager(c.tpl, c.actor, c.state)
+    if not c.payload:
+        return {}
+    if not c.action.target:
+        raise refuse("person_required", field="target")
+    # The incoming holder answers for the job, so the applicant's qualification guards apply to them.
+    for guard in c.tpl.guards:
+        if guard.name == "qualified" and guard.who == "applicant":
+            rules.qualified([c.action.target], guard.work_type, c.facts, c.now)
+    return {"to": c.action.target}
+
+
+def _cancel(c: _Ctx) -> dict:
+    # A suspended job may be cancelled (one way to stop it); otherwise the job must be live.
+    if c.state.status != "suspended" or c.state.expired(c.now):
+        rules.live(c.state, c.now)
+    rules.manager(c.tpl, c.actor, c.state)
+    return {"reason": c.reason()} if c.payload else {}
+
+
+def _close(c: _Ctx) -> dict:
+    if c.state.status in ("new", "cancelled", "closed", "rejected"):
+        rules.live(c.state, c.now)
+    rules.manager(c.tpl, c.actor, c.state)
+    if c.state.status == "active" and not c.state.expired(c.now):
+        pending = [s for s in c.tpl.steps if not c.state.done(s.key)]
+        if pending:
+            raise refuse("steps_pending", step=pending[0].name)
+    return {}
+
+
+def _expire(c: _Ctx) -> dict:
+    if c.state.status in ("new", "cancelled", "closed", "rejected"):
+        rules.live(c.state, c.now)
+    if c.state.status not in ("active", "suspended") or not c.state.expired(c.now):
+        raise refuse("not_expired")
+    return {}
+
+
+_HANDLERS = {"start": _start, "complete": _complete, "approve": _approve, "return": _return,
+             "reject": _reject, "suspend": _suspend, "resume": _resume, "extend": _extend,
+             "hand_over": _hand_over, "cancel": _cancel, "close": _close, "expire": _expire}

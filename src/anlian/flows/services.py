@@ -1,0 +1,316 @@
+"""Running jobs on the engine: the only writers of templates, instances and events.
+
+Every action goes through the engine core (`decide` / `apply`) with the facts read from the
+database, then appends one hash-chained event under a row lock on the instance, and refreshes the
+instance's cached status. A refusal raises `EngineRefusal` (a DomainError) and records nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from anlian.core import clock
+from anlian.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from anlian.evidence.models import StoredFile
+from anlian.flows import core
+from anlian.flows.core.events import Event as CoreEvent
+from anlian.flows.facts import DbFacts, actor_facts, actor_key
+from anlian.flows.models import (
+    Event,
+    FlowTemplate,
+    Instance,
+    InstanceStatus,
+    TemplateStatus,
+    TemplateVersion,
+)
+from anlian.flows.numbering import next_number
+from anlian.orgs import access
+from anlian.orgs.models import Area, OrgKind, Person
+from anlian.orgs.permissions import MANAGE_ORG, VIEW
+
+GENESIS = "0" * 64
+STATUS_OF_STATE = {
+    "active": InstanceStatus.ACTIVE, "suspended": InstanceStatus.SUSPENDED, "closed": InstanceStatus.CLOSED,
+    "rejected": InstanceStatus.REJECTED, "cancelled": InstanceStatus.CANCELLED, "expired": InstanceStatus.EXPIRED,
+}
+
+
+class EngineRefusal(DomainError):
+    """A rule of the template refused the action; `code` names the rule."""
+
+    http_status = 409
+
+    def __init__(self, refusal: core.Refusal):
+        super().__init__(field=refusal.field, code=refusal.code)
+        self.refusal = refusal
+
+    def message(self) -> str:
+        return self.refusal.message
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _parse(source: str) -> core.Template:
+    return core.load_template(source)
+
+
+def template_of(version: TemplateVersion) -> core.Template:
+    """The parsed template of a version (parsed once per process: versions never change)."""
+    return _parse(version.source)
+
+
+def validate_source(source: str) -> core.Template:
+    try:
+        return core.load_template(source)
+    except core.TemplateError as exc:
+        raise Invalid(str(exc), field="source", code="template_invalid") from None
+
+
+def save_version(user: Any, template: FlowTemplate | None, source: str, *, owner=None, publish: bool = False) -> TemplateVersion:
+    """Add a new version of a template (creating the template on first save); optionally publish it.
+
+    Shipped templates are never changed in place: a company edits a copy it owns."""
+    parsed = validate_source(source)
+    if template is None:
+        if owner is None:
+            raise Invalid(_("请选择模板所属组织"), field="owner")
+        access.require(user, MANAGE_ORG, owner)
+        template, _created = FlowTemplate.objects.get_or_create(
+            owner=owner, key=parsed.key, defaults={"name": parsed.name, "kind": parsed.kind})
+    elif template.is_shipped or template.owner is None:
+        raise Forbidden(_("内置模板不能直接修改，请先复制为本单位模板"))
+    else:
+        access.require(user, MANAGE_ORG, template.owner)
+        if parsed.key != template.key:
+            raise Invalid(_("模板代码不能修改（应为 {key}）").format(key=template.key), field="source")
+    with transaction.atomic():
+        template = FlowTemplate.objects.select_for_update().get(pk=template.pk)
+        number = (template.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        version = TemplateVersion.objects.create(template=template, number=number, source=source,
+                                                 created_by=user if getattr(user, "pk", None) else None)
+        template.name, template.kind = parsed.name, parsed.kind
+        template.save(update_fields=["name", "kind"])
+        if publish:
+            publish_version(user, version)
+    return version
+
+
+def publish_version(user: Any, version: TemplateVersion) -> TemplateVersion:
+    """Make this version the one new jobs start on; running jobs keep theirs."""
+    template = version.template
+    if template.owner is not None:
+        access.require(user, MANAGE_ORG, template.owner)
+    elif not access.scope_of(user).is_superuser:
+        raise Forbidden(_("内置模板只能由平台管理员发布"))
+    validate_source(version.source)
+    now = clock.now()
+    template.versions.filter(status=TemplateStatus.PUBLISHED).exclude(pk=version.pk).update(
+        status=TemplateStatus.RETIRED)
+    version.status, version.published_at = TemplateStatus.PUBLISHED, now
+    version.save(update_fields=["status", "published_at"])
+    return version
+
+
+def copy_template(user: Any, template: FlowTemplate, owner, key: str) -> TemplateVersion:
+    """Copy the current version of a template into a company's own editable template."""
+    source = (template.published() or template.versions.order_by("-number").first()).source
+    doc = yaml.safe_load(source)
+    doc["key"] = key
+    if FlowTemplate.objects.filter(owner=owner, key=key).exists():
+        raise Conflict(_("已有代码为 {key} 的模板").format(key=key), field="key")
+    return save_version(user, None, core.schema.dump_template(doc), owner=owner)
+
+
+def startable_versions(user: Any):
+    """Published versions of templates the user may see: shipped ones and their company's."""
+    visible = FlowTemplate.objects.filter(owner__isnull=True) | access.visible(FlowTemplate, user)
+    return TemplateVersion.objects.filter(template__in=visible, status=TemplateStatus.PUBLISHED).select_related(
+        "template").order_by("template__key")
+
+
+# --- running jobs --------------------------------------------------------------------------------
+
+
+def core_events(instance: Instance) -> list[CoreEvent]:
+    return [to_core(e) for e in instance.events.order_by("seq")]
+
+
+def to_core(event: Event) -> CoreEvent:
+    location = (event.lat, event.lng) if event.lat is not None and event.lng is not None else None
+    return CoreEvent(seq=event.seq, kind=event.kind, actor=event.actor_key, server_time=event.server_time,
+                     step=event.step or None, device_time=event.device_time, payload=event.payload,
+                     location=location)
+
+
+def _person_of(user: Any) -> Person:
+    person = getattr(user, "person", None)
+    if person is None or not person.is_active:
+        raise Forbidden(_("只有登记在册的人员可以办理作业"))
+    return person
+
+
+def _check_photos(company, action: core.Action) -> None:
+    """Every photo reference must be a stored file of the job's company."""
+    refs = {ref for refs in action.photos.values() for ref in refs}
+    if not refs:
+        return
+    found = set(StoredFile.objects.filter(company=company, sha256__in=refs).values_list("sha256", flat=True))
+    missing = sorted(refs - found)
+    if missing:
+        raise Invalid(_("照片 {ref} 不存在，请重新上传").format(ref=missing[0][:12]), field="photos",
+                      code="photo_unknown")
+
+
+def _append(instance: Instance, tpl: core.Template, new: CoreEvent, person: Person | None) -> Event:
+    digest = core.chain_hash(instance.last_hash or GENESIS, new)
+    row = Event.objects.create(
+        instance=instance, seq=new.seq, kind=new.kind, step=new.step or "", actor=person,
+        actor_key=new.actor, payload=new.payload, server_time=new.server_time, device_time=new.device_time,
+        lat=new.location[0] if new.location else None, lng=new.location[1] if new.location else None,
+        prev_hash=instance.last_hash or GENESIS, hash=digest,
+    )
+    _refresh(instance, tpl, row)
+    return row
+
+
+def _refresh(instance: Instance, tpl: core.Template, last: Event) -> None:
+    """Rewrite the instance's cached copies of what the events say."""
+    state = core.replay(tpl, core_events(instance))
+    instance.status = STATUS_OF_STATE.get(state.status, InstanceStatus.ACTIVE)
+    instance.expires_at = state.expires_at
+    instance.current_steps = open_steps(tpl, state)
+    instance.last_seq, instance.last_hash = last.seq, last.hash
+    if instance.status in (InstanceStatus.CLOSED, InstanceStatus.REJECTED, InstanceStatus.CANCELLED) \
+            and instance.closed_at is None:
+        instance.closed_at = last.server_time
+    title = state.values.get("content")
+    if isinstance(title, str) and title:
+        instance.title = title[:200]
+    instance.save()
+    people = [int(p) for p in state.participants if str(p).isdigit()]
+    instance.participants.set(Person.objects.filter(pk__in=people, company=instance.company))
+
+
+def open_steps(tpl: core.Template, state: core.State) -> list[str]:
+    if state.status not in ("active", "suspended"):
+        return []
+    return [s.key for s in tpl.steps if not state.steps[s.key].done]
+
+
+def start(user: Any, version: TemplateVersion, area: Area, *, first: core.Action | None = None,
+          endorsed_by: Person | None = None, device_time: datetime | None = None,
+          location: tuple[float, float] | None = None, now: datetime | None = None) -> Instance:
+    """Open a job in `area` on a published version, and submit its first step if given.
+
+    Both happen in one transaction: if the first step is refused, no job is left behind."""
+    person = _person_of(user)
+    now = now or clock.now()
+    if version.status != TemplateStatus.PUBLISHED:
+        raise Invalid(_("该模板版本未发布，不能发起作业"), field="version")
+    if not access.visible(Area, user).filter(pk=area.pk).exists():
+        raise NotFound()
+    tpl, facts = template_of(version), DbFacts()
+    actor = actor_facts(person, area.org_unit)
+    action = core.Action("start", area=str(area.pk), endorsed_by=actor_key(endorsed_by) if endorsed_by else None,
+                         device_time=device_time, location=location)
+    with transaction.atomic():
+        try:
+            new = core.apply(tpl, [], action, actor, now, facts)
+        except core.Refusal as refusal:
+            raise EngineRefusal(refusal) from None
+        company = area.org_unit if area.org_unit.kind == OrgKind.COMPANY else area.org_unit.company
+        instance = Instance.objects.create(
+            version=version, org_unit=area.org_unit, company=company, area=area, applicant=person,
+            number=next_number(company, version.template, now), started_at=now,
+            verify_token=secrets.token_urlsafe(16)[:22],
+        )
+        _append(instance, tpl, new, person)
+        if first is not None:
+            act(user, instance, replace(first, kind="complete"), now=now)
+    return instance
+
+
+def act(user: Any, instance: Instance, action: core.Action, *, now: datetime | None = None) -> Event:
+    """Check one action on a running job with the engine and record it, or raise EngineRefusal."""
+    person = _person_of(user)
+    now = now or clock.now()
+    with transaction.atomic():
+        locked = Instance.objects.select_for_update().select_related("version", "area__org_unit", "company").get(
+            pk=instance.pk)
+        _check_photos(locked.company, action)
+        tpl = template_of(locked.version)
+        events = core_events(locked)
+        try:
+            new = core.apply(tpl, events, action, actor_facts(person, locked.area.org_unit), now, DbFacts())
+        except core.Refusal as refusal:
+            raise EngineRefusal(refusal) from None
+        row = _append(locked, tpl, new, person)
+    instance.refresh_from_db()
+    return row
+
+
+def decisions(user: Any, instance: Instance, now: datetime | None = None) -> list[core.Decision]:
+    """What this person may do on the job now, and why not for the rest."""
+    person = getattr(user, "person", None)
+    if person is None:
+        return []
+    tpl = template_of(instance.version)
+    return core.decide(tpl, core_events(instance), actor_facts(person, instance.area.org_unit),
+                       now or clock.now(), DbFacts())
+
+
+def state_of(instance: Instance) -> core.State:
+    return core.replay(template_of(instance.version), core_events(instance))
+
+
+def get_instance_for_user(user: Any, pk: Any) -> Instance:
+    return access.get_for_user(Instance.objects.select_related("version__template", "area", "applicant"), user, pk)
+
+
+def my_tasks(user: Any, now: datetime | None = None) -> list[tuple[Instance, list[core.Decision]]]:
+    """Open jobs with at least one step action this person may take now."""
+    now = now or clock.now()
+    live = access.visible(Instance, user, VIEW).filter(
+        status__in=[InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED]).select_related(
+        "version__template", "area__org_unit", "applicant")[:200]
+    out = []
+    for instance in live:
+        allowed = [d for d in decisions(user, instance, now) if d.allowed and d.step]
+        if allowed:
+            out.append((instance, allowed))
+    return out
+
+
+def sync_shipped_templates() -> int:
+    """Load the shipped templates (flows/shipped/*.yaml) as published versions; a changed file
+    becomes a new version, so jobs already running keep the version they started on."""
+    from anlian.flows.shipped import shipped_templates
+
+    added = 0
+    for key, path in shipped_templates().items():
+        source = path.read_text(encoding="utf-8")
+        parsed = core.load_template(source)
+        template, _created = FlowTemplate.objects.get_or_create(
+            owner=None, key=key, defaults={"name": parsed.name, "kind": parsed.kind, "is_shipped": True})
+        latest = template.versions.order_by("-number").first()
+        if latest is not None and latest.source == source:
+            continue
+        with transaction.atomic():
+            version = TemplateVersion.objects.create(
+                template=template, number=(latest.number if latest else 0) + 1, source=source)
+            template.versions.filter(status=TemplateStatus.PUBLISHED).update(status=TemplateStatus.RETIRED)
+            version.status, version.published_at = TemplateStatus.PUBLISHED, clock.now()
+            version.save(update_fields=["status", "published_at"])
+            FlowTemplate.objects.filter(pk=template.pk).update(name=parsed.name, kind=parsed.kind)
+        added += 1
+    return added

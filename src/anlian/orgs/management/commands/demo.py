@@ -1,0 +1,16 @@
+"""`anlian demo`: load the demo port group (idempotent) and print the demo logins."""
+
+from django.core.management.base import BaseCommand
+
+from anlian.orgs import demo
+
+
+class Command(BaseCommand):
+    help = "Load demo data (a port group with two companies); safe to run again."
+
+    def handle(self, *args, **options):
+        logins = demo.load()
+        self.stdout.write(self.style.SUCCESS("演示数据已就绪 / demo data ready"))
+        self.stdout.write(f"演示账号 demo logins (password / 密码: {demo.DEMO_PASSWORD}):")
+        for login, name, what in logins:
+            self.stdout.write(f"  {login:<12} {name:<8} {what}")

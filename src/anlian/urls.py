@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from anlian.core import views as core_views
+from anlian.core.api import api
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("anlian.accounts.urls")),
+    path("", include("anlian.orgs.urls")),
+    path("m/", include("anlian.orgs.mobile_urls")),
+    path("", include("anlian.permits.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]

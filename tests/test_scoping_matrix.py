@@ -1,0 +1,256 @@
+"""Company isolation, asserted for every URL and every API operation.
+
+The tests walk the URL conf and the OpenAPI document. A new page or endpoint whose parameters are
+not in OBJECTS (or whose request body is not in API_BODIES) fails here until someone states how
+it is scoped, so nothing ships unscoped by omission.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from anlian.accounts.models import ApiToken
+from anlian.accounts.tokens import issue_token
+from anlian.orgs import services
+from anlian.orgs.access import SYSTEM
+from anlian.orgs.models import Area, Equipment, OrgUnit, Person, Role, RoleGrant
+from tests.conftest import World, client_for
+
+# Path parameter → the object of company A (the victim) that company B's people try to reach.
+OBJECTS: dict[str, Callable[[World], int]] = {
+    "unit_id": lambda w: w.a.plant.pk,
+    "area_id": lambda w: w.a.area.pk,
+    "equipment_id": lambda w: w.a.equipment.pk,
+    "person_id": lambda w: w.a.worker.pk,
+    "grant_id": lambda w: w.a.worker.grants.get().pk,
+    "role_id": lambda w: Role.objects.get(code="a-custom").pk,
+    "token_id": lambda w: ApiToken.objects.get(user=w.a.admin.user).pk,
+}
+# The same parameters for company B's own objects: the attacker must reach these (sanity check).
+OWN_OBJECTS: dict[str, Callable[[World], int]] = {
+    "unit_id": lambda w: w.b.plant.pk,
+    "area_id": lambda w: w.b.area.pk,
+    "equipment_id": lambda w: w.b.equipment.pk,
+    "person_id": lambda w: w.b.worker.pk,
+    "grant_id": lambda w: w.b.worker.grants.get().pk,
+    "role_id": lambda w: Role.objects.get(code="b-custom").pk,
+    "token_id": lambda w: ApiToken.objects.get(user=w.b.admin.user).pk,
+}
+# Query-string filters a list page or endpoint might trust: all pointed at company A.
+FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id")
+
+# Pages outside the product's scoping: Django admin (superusers only), language switch, health.
+UNSCOPED_PREFIXES = ("admin/", "i18n/", "healthz", "api/v1/", "login/", "logout/")
+
+# A valid body for each API write that takes one, so the request reaches the scoping check.
+API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
+    ("post", "/api/v1/org-units"): lambda w: {"name": "越权车间", "kind": "workshop", "parent_id": w.a.plant.pk},
+    ("patch", "/api/v1/org-units/{unit_id}"): lambda w: {"name": "越权改名"},
+    ("post", "/api/v1/org-units/{unit_id}/move"): lambda w: {"parent_id": w.b.unit.pk},
+    ("post", "/api/v1/areas"): lambda w: {"org_unit_id": w.a.plant.pk, "name": "越权区域"},
+    ("patch", "/api/v1/areas/{area_id}"): lambda w: {"name": "越权改名"},
+    ("post", "/api/v1/equipment"): lambda w: {"org_unit_id": w.a.plant.pk, "code": "X-1", "name": "越权设备"},
+    ("patch", "/api/v1/equipment/{equipment_id}"): lambda w: {"name": "越权改名"},
+    ("post", "/api/v1/people"): lambda w: {"org_unit_id": w.a.plant.pk, "name": "越权人员", "employee_no": "X9"},
+    ("patch", "/api/v1/people/{person_id}"): lambda w: {"name": "越权改名"},
+    ("post", "/api/v1/roles"): lambda w: {"owner_id": w.a.unit.pk, "code": "x-role", "name": "越权角色",
+                                          "permissions": ["org.view"]},
+    ("patch", "/api/v1/roles/{role_id}"): lambda w: {"name": "越权改名"},
+    ("post", "/api/v1/role-grants"): lambda w: {"person_id": w.a.worker.pk, "role_id": Role.objects.get(
+        code="admin", owner=None).pk, "org_unit_id": w.a.unit.pk},
+    ("post", "/api/v1/tokens"): None,  # acts on the caller's own account only
+}
+
+
+def a_snapshot(w: World) -> str:
+    """Every row belonging to company A (and the tokens), to prove nothing changed."""
+    path = w.a.unit.path
+    rows = {
+        "units": list(OrgUnit.objects.filter(path__startswith=path).values().order_by("pk")),
+        "areas": list(Area.objects.filter(org_unit__path__startswith=path).values().order_by("pk")),
+        "equipment": list(Equipment.objects.filter(org_unit__path__startswith=path).values().order_by("pk")),
+        "people": list(Person.objects.filter(org_unit__path__startswith=path).values().order_by("pk")),
+        "grants": list(RoleGrant.objects.filter(org_unit__path__startswith=path).values().order_by("pk")),
+        "roles": list(Role.objects.filter(owner__path__startswith=path).values().order_by("pk")),
+        "tokens": list(ApiToken.objects.filter(user=w.a.admin.user).values().order_by("pk")),
+    }
+    return json.dumps(rows, default=str, sort_keys=True)
+
+
+def a_names(w: World) -> list[str]:
+    return [w.a.plant.name, w.a.team.name, w.a.area.name, w.a.worker.name, w.a.officer.name, "甲自定义角色"]
+
+
+@pytest.fixture
+def matrix_world(world: World) -> World:
+    services.save_role(SYSTEM, None, owner=world.a.unit, code="a-custom", name="甲自定义角色", permissions=["org.view"])
+    services.save_role(SYSTEM, None, owner=world.b.unit, code="b-custom", name="乙自定义角色", permissions=["org.view"])
+    issue_token(world.a.admin.user, "甲的令牌")
+    issue_token(world.b.admin.user, "乙的令牌")
+    return world
+
+
+def walk(patterns, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str, list[str]]]:
+    """(route, view name, parameter names) for every URL pattern."""
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            route = prefix + str(entry.pattern)
+            yield route, namespace + entry.name, list(entry.pattern.regex.groupindex)
+
+
+def page_routes() -> list[tuple[str, str, list[str]]]:
+    routes = [r for r in walk(get_resolver().url_patterns) if not r[0].lstrip("^").startswith(UNSCOPED_PREFIXES)]
+    assert len(routes) > 20, "the URL conf walk found too few pages"
+    return routes
+
+
+@pytest.mark.django_db
+def test_every_page_parameter_is_in_the_matrix():
+    unknown = {(route, p) for route, _name, params in page_routes() for p in params if p not in OBJECTS}
+    assert not unknown, f"pages with parameters the scoping matrix does not know: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("attacker", ["admin", "worker"])
+def test_no_page_reaches_another_companys_object(matrix_world, attacker):
+    w = matrix_world
+    client = client_for(getattr(w.b, attacker))
+    before = a_snapshot(w)
+    checked = 0
+    for _route, name, params in page_routes():
+        if not params:
+            continue
+        url = reverse(name, kwargs={p: OBJECTS[p](w) for p in params})
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code in (403, 404, 405), f"{method.upper()} {url} ({name}) → {response.status_code}"
+            checked += 1
+    assert checked > 20
+    assert a_snapshot(w) == before, "a refused request changed company A's data"
+
+
+def test_list_pages_never_show_another_companys_objects(matrix_world):
+    w = matrix_world
+    client = client_for(w.b.admin)
+    query = "&".join(f"{p}={w.a.plant.pk}" for p in FILTER_PARAMS)
+    for _route, name, params in page_routes():
+        if params:
+            continue
+        url = reverse(name)
+        for full in (url, f"{url}?{query}&q={w.a.area.name}"):
+            response = client.get(full)
+            assert response.status_code < 500, f"GET {full} → {response.status_code}"
+            # The search box shows back what was typed: that is the attacker's own input, not a leak.
+            body = re.sub(r'value="[^"]*"', "", response.content.decode(errors="replace"))
+            for secret in a_names(w):
+                assert secret not in body, f"GET {full} ({name}) shows company A's {secret!r}"
+
+
+def test_own_objects_are_reachable(matrix_world):
+    """The matrix must be able to fail: the same pages open for the company's own objects."""
+    w = matrix_world
+    client = client_for(w.b.admin)
+    opened = 0
+    for _route, name, params in page_routes():
+        if not params:
+            continue
+        url = reverse(name, kwargs={p: OWN_OBJECTS[p](w) for p in params})
+        response = client.get(url)
+        if response.status_code != 405:  # POST-only actions answer GET with 405
+            assert response.status_code == 200, f"GET {url} ({name}) → {response.status_code}"
+            opened += 1
+    assert opened >= 8
+
+
+# --- API -----------------------------------------------------------------------------------------
+
+
+def api_operations(client) -> list[tuple[str, str, dict]]:
+    spec = client.get("/api/v1/openapi.json").json()
+    ops = [(method, path, op) for path, item in spec["paths"].items() for method, op in item.items()
+           if method in {"get", "post", "put", "patch", "delete"}]
+    assert len(ops) > 15, "the OpenAPI walk found too few operations"
+    return ops
+
+
+def fill(path: str, values: dict[str, Callable[[World], int]], w: World) -> str:
+    def one(match: re.Match) -> str:
+        param = match.group(1)
+        assert param in values, f"API path parameter {{{param}}} of {path} is not in the scoping matrix"
+        return str(values[param](w))
+
+    return re.sub(r"\{(\w+)\}", one, path)
+
+
+# Values for required query parameters (e.g. a position to test against a geofence).
+QUERY_EXAMPLES = {"lat": "30.0", "lng": "120.0"}
+
+
+def with_required_query(url: str, op: dict) -> str:
+    required = [p["name"] for p in op.get("parameters", []) if p.get("in") == "query" and p.get("required")]
+    for name in required:
+        assert name in QUERY_EXAMPLES, f"add an example for required query parameter {name!r}"
+    return url + ("?" + "&".join(f"{n}={QUERY_EXAMPLES[n]}" for n in required) if required else "")
+
+
+def call(client, method: str, url: str, body: dict | None, token: str):
+    kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    if body is not None:
+        return getattr(client, method)(url, data=json.dumps(body), content_type="application/json", **kwargs)
+    return getattr(client, method)(url, **kwargs)
+
+
+@pytest.mark.parametrize("attacker", ["admin", "worker"])
+def test_no_api_operation_reaches_another_companys_object(matrix_world, client, attacker):
+    w = matrix_world
+    _token, secret = issue_token(getattr(w.b, attacker).user, "attack")
+    before = a_snapshot(w)
+    for method, path, op in api_operations(client):
+        has_body = "requestBody" in op
+        if has_body:
+            assert (method, path) in API_BODIES, f"add a valid example body for {method.upper()} {path}"
+            if API_BODIES[(method, path)] is None:
+                continue
+        if "{" not in path and not has_body:
+            continue  # list endpoints: see the next test
+        body = API_BODIES[(method, path)](w) if has_body else None
+        response = call(client, method, with_required_query(fill(path, OBJECTS, w), op), body, secret)
+        assert response.status_code in (403, 404, 422), f"{method.upper()} {path} → {response.status_code}"
+        if response.status_code == 422:
+            # A refusal on the referenced foreign id: it must not reveal the object exists.
+            assert response.json()["code"] not in {"conflict"}, response.json()
+    assert a_snapshot(w) == before, "a refused API request changed company A's data"
+
+
+def test_api_lists_never_show_another_companys_objects(matrix_world, client):
+    w = matrix_world
+    _token, secret = issue_token(w.b.admin.user, "attack")
+    query = "&".join(f"{p}={w.a.plant.pk}" for p in FILTER_PARAMS)
+    for method, path, _op in api_operations(client):
+        if method != "get" or "{" in path or path.endswith("openapi.json"):
+            continue
+        for url in (path, f"{path}?{query}", f"{path}?q={w.a.area.name}"):
+            response = call(client, "get", url, None, secret)
+            assert response.status_code < 500, f"GET {url} → {response.status_code}"
+            body = response.content.decode()
+            for name in a_names(w):
+                assert json.dumps(name)[1:-1] not in body and name not in body, f"GET {url} shows {name!r}"
+
+
+def test_api_own_objects_are_reachable(matrix_world, client):
+    w = matrix_world
+    _token, secret = issue_token(w.b.admin.user, "own")
+    opened = 0
+    for method, path, op in api_operations(client):
+        if method == "get" and "{" in path:
+            response = call(client, "get", with_required_query(fill(path, OWN_OBJECTS, w), op), None, secret)
+            assert response.status_code == 200, f"GET {path} → {response.status_code}: {response.content[:200]}"
+            opened += 1
+    assert opened >= 6
