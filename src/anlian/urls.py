@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("anlian.orgs.urls")),
     path("m/", include("anlian.orgs.mobile_urls")),
     path("", include("anlian.permits.urls")),
+    path("flow-templates/", include("anlian.flows.urls")),
+    path("files/", include("anlian.evidence.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
