@@ -26,6 +26,7 @@ class FlowTemplate(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     scope_path_lookup = "owner__path"
+    readable_company_wide = True  # anyone working in the company may start a job on its templates
 
     class Meta:
         verbose_name = _("流程模板")
@@ -185,3 +186,24 @@ class NumberCounter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company", "prefix", "day"], name="numbercounter_unique")]
+
+
+class Endorsement(models.Model):
+    """An area owner's explicit consent to one more job of a kind in an area where a conflicting
+    job runs (simultaneous operations). Made by the owner, used once by the job it names."""
+
+    area = models.ForeignKey("orgs.Area", on_delete=models.PROTECT, related_name="endorsements")
+    template_key = models.SlugField(_("作业类型"), max_length=60)
+    endorsed_by = models.ForeignKey("orgs.Person", on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("说明"), max_length=200)
+    created_at = models.DateTimeField()
+    valid_until = models.DateTimeField(_("有效期至"))
+    used_by = models.OneToOneField(Instance, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="endorsement")
+
+    scope_path_lookup = "area__org_unit__path"
+    readable_company_wide = True  # like its area: any applicant in the company may refer to it
+
+    class Meta:
+        verbose_name = _("同时作业确认")
+        verbose_name_plural = _("同时作业确认")

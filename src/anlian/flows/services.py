@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import yaml
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from anlian.core import clock
@@ -22,8 +23,10 @@ from anlian.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFou
 from anlian.evidence.models import StoredFile
 from anlian.flows import core
 from anlian.flows.core.events import Event as CoreEvent
+from anlian.flows.core.state import persons
 from anlian.flows.facts import DbFacts, actor_facts, actor_key
 from anlian.flows.models import (
+    Endorsement,
     Event,
     FlowTemplate,
     Instance,
@@ -33,7 +36,7 @@ from anlian.flows.models import (
 )
 from anlian.flows.numbering import next_number
 from anlian.orgs import access
-from anlian.orgs.models import Area, OrgKind, Person
+from anlian.orgs.models import Area, Equipment, OrgKind, Person
 from anlian.orgs.permissions import MANAGE_ORG, VIEW
 
 GENESIS = "0" * 64
@@ -43,14 +46,24 @@ STATUS_OF_STATE = {
 }
 
 
+# Refusals about what was sent (a missing photo, a reading over its limit) are 422; about who
+# sends it, 403; every other rule (order, time, state of the job) is a 409 conflict.
+INPUT_RULES = {"area_required", "reason_required", "extension_invalid", "person_required", "field_required",
+               "field_unknown", "field_hidden", "field_invalid", "number_invalid", "below_min", "above_max",
+               "bad_choice", "checklist_incomplete", "photo_unknown", "photo_min", "photo_max", "presence_photo",
+               "bad_return_target", "unknown_step", "unknown_action"}
+ACTOR_RULES = {"wrong_actor", "own_permit", "not_permitted", "endorser_not_owner", "not_qualified"}
+MAX_TEXT = 2000
+MAX_ITEMS = 100
+
+
 class EngineRefusal(DomainError):
     """A rule of the template refused the action; `code` names the rule."""
-
-    http_status = 409
 
     def __init__(self, refusal: core.Refusal):
         super().__init__(field=refusal.field, code=refusal.code)
         self.refusal = refusal
+        self.http_status = 422 if refusal.code in INPUT_RULES else 403 if refusal.code in ACTOR_RULES else 409
 
     def message(self) -> str:
         return self.refusal.message
@@ -131,9 +144,30 @@ def copy_template(user: Any, template: FlowTemplate, owner, key: str) -> Templat
     return save_version(user, None, core.schema.dump_template(doc), owner=owner)
 
 
+def visible_templates(user: Any):
+    """Shipped templates (visible to everyone) and those owned inside the user's subtrees."""
+    own = access.visible(FlowTemplate, user).values("pk")
+    return FlowTemplate.objects.filter(Q(owner__isnull=True) | Q(pk__in=own))
+
+
+def get_template_for_user(user: Any, pk: Any) -> FlowTemplate:
+    found = visible_templates(user).filter(pk=pk).first() if str(pk).isdigit() else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def get_version_for_user(user: Any, pk: Any) -> TemplateVersion:
+    found = TemplateVersion.objects.select_related("template").filter(
+        pk=pk, template__in=visible_templates(user)).first() if str(pk).isdigit() else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
 def startable_versions(user: Any):
     """Published versions of templates the user may see: shipped ones and their company's."""
-    visible = FlowTemplate.objects.filter(owner__isnull=True) | access.visible(FlowTemplate, user)
+    visible = visible_templates(user)
     return TemplateVersion.objects.filter(template__in=visible, status=TemplateStatus.PUBLISHED).select_related(
         "template").order_by("template__key")
 
@@ -171,6 +205,36 @@ def _check_photos(company, action: core.Action) -> None:
                       code="photo_unknown")
 
 
+def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
+    """Bounds and references the pure core cannot check: sizes, and that every person, area and
+    piece of equipment named in a form exists in the job's company."""
+    for key, value in action.values.items():
+        items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+        if len(items) > MAX_ITEMS or any(isinstance(v, str) and len(v) > MAX_TEXT for v in items) \
+                or any(isinstance(v, (list, dict)) for v in items):
+            raise Invalid(_("「{f}」内容过长或格式不正确").format(f=key), field=key, code="field_invalid")
+    step = tpl.by_key.get(action.step or "")
+    if step is None:
+        return
+    sources = {"person": Person.objects.filter(company=company, is_active=True),
+               "area": Area.objects.filter(org_unit__company=company) | Area.objects.filter(org_unit=company),
+               "equipment": Equipment.objects.filter(org_unit__company=company) | Equipment.objects.filter(
+                   org_unit=company)}
+    for f in step.fields:
+        value = action.values.get(f.key)
+        if f.type not in sources or value in (None, "", []):
+            continue
+        refs = value if isinstance(value, list) else [value]
+        ids = {int(r) for r in refs if isinstance(r, str) and r.isdigit() and len(r) < 19}
+        if len(ids) != len(set(refs)) or sources[f.type].filter(pk__in=ids).count() != len(ids):
+            raise Invalid(_("「{label}」所选对象不存在").format(label=f.label), field=f.key, code="unknown_reference")
+    if action.kind == "hand_over" and action.target is not None:
+        target = action.target
+        if not (target.isdigit() and len(target) < 19 and Person.objects.filter(
+                pk=int(target), company=company, is_active=True).exists()):
+            raise Invalid(_("接班人不存在"), field="target", code="unknown_reference")
+
+
 def _append(instance: Instance, tpl: core.Template, new: CoreEvent, person: Person | None) -> Event:
     digest = core.chain_hash(instance.last_hash or GENESIS, new)
     row = Event.objects.create(
@@ -197,7 +261,9 @@ def _refresh(instance: Instance, tpl: core.Template, last: Event) -> None:
     if isinstance(title, str) and title:
         instance.title = title[:200]
     instance.save()
-    people = [int(p) for p in state.participants if str(p).isdigit()]
+    # Who acted, and everyone named in the form (guardian, operators…): they must see the job.
+    named = {str(v) for f in tpl.fields.values() if f.type == "person" for v in persons(state.values.get(f.key))}
+    people = [int(p) for p in state.participants | named if str(p).isdigit() and len(str(p)) < 19]
     instance.participants.set(Person.objects.filter(pk__in=people, company=instance.company))
 
 
@@ -207,8 +273,21 @@ def open_steps(tpl: core.Template, state: core.State) -> list[str]:
     return [s.key for s in tpl.steps if not state.steps[s.key].done]
 
 
+def endorse(user: Any, area: Area, template_key: str, reason: str, minutes: int) -> Endorsement:
+    """The area owner's consent to one more job of `template_key` beside a conflicting one."""
+    person = _person_of(user)
+    if not DbFacts().can_endorse(actor_key(person), str(area.pk)):
+        raise Forbidden(_("只有区域负责人可以确认同时作业"), code="endorser_not_owner")
+    if not reason.strip():
+        raise Invalid(_("请填写原因"), field="reason")
+    now = clock.now()
+    return Endorsement.objects.create(area=area, template_key=template_key, endorsed_by=person,
+                                      reason=reason.strip(), created_at=now,
+                                      valid_until=now + timedelta(minutes=minutes))
+
+
 def start(user: Any, version: TemplateVersion, area: Area, *, first: core.Action | None = None,
-          endorsed_by: Person | None = None, device_time: datetime | None = None,
+          endorsement: Endorsement | None = None, device_time: datetime | None = None,
           location: tuple[float, float] | None = None, now: datetime | None = None) -> Instance:
     """Open a job in `area` on a published version, and submit its first step if given.
 
@@ -221,9 +300,17 @@ def start(user: Any, version: TemplateVersion, area: Area, *, first: core.Action
         raise NotFound()
     tpl, facts = template_of(version), DbFacts()
     actor = actor_facts(person, area.org_unit)
-    action = core.Action("start", area=str(area.pk), endorsed_by=actor_key(endorsed_by) if endorsed_by else None,
-                         device_time=device_time, location=location)
+    endorser = None
     with transaction.atomic():
+        if endorsement is not None:
+            endorsement = Endorsement.objects.select_for_update().get(pk=endorsement.pk)
+            if endorsement.area_id != area.pk or endorsement.template_key != tpl.key \
+                    or endorsement.used_by_id is not None or not endorsement.created_at <= now < endorsement.valid_until:
+                raise Invalid(_("该同时作业确认不适用于本作业，或已使用、已过期"), field="endorsement_id",
+                              code="endorsement_invalid")
+            endorser = endorsement.endorsed_by
+        action = core.Action("start", area=str(area.pk), endorsed_by=actor_key(endorser) if endorser else None,
+                             device_time=device_time, location=location)
         try:
             new = core.apply(tpl, [], action, actor, now, facts)
         except core.Refusal as refusal:
@@ -235,6 +322,9 @@ def start(user: Any, version: TemplateVersion, area: Area, *, first: core.Action
             verify_token=secrets.token_urlsafe(16)[:22],
         )
         _append(instance, tpl, new, person)
+        if endorsement is not None:
+            endorsement.used_by = instance
+            endorsement.save(update_fields=["used_by"])
         if first is not None:
             act(user, instance, replace(first, kind="complete"), now=now)
     return instance
@@ -249,6 +339,7 @@ def act(user: Any, instance: Instance, action: core.Action, *, now: datetime | N
             pk=instance.pk)
         _check_photos(locked.company, action)
         tpl = template_of(locked.version)
+        _check_submission(locked.company, tpl, action)
         events = core_events(locked)
         try:
             new = core.apply(tpl, events, action, actor_facts(person, locked.area.org_unit), now, DbFacts())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 _PART = re.compile(r"(\d+)([dhm])")
 _WHOLE = re.compile(r"^(?:\d+[dhm])+$")
@@ -27,7 +27,18 @@ def minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
 
 
+_display_zone: tzinfo | None = None
+
+
+def set_display_zone(zone: tzinfo | None) -> None:
+    """The zone times in refusal messages are shown in (the site's); None keeps them as stored."""
+    global _display_zone
+    _display_zone = zone
+
+
 def fmt_time(moment: datetime) -> str:
+    if _display_zone is not None and moment.tzinfo is not None:
+        moment = moment.astimezone(_display_zone)
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
