@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from anlian.accounts.models import ApiToken
 from anlian.accounts.tokens import issue_token
 from anlian.orgs import services
 from anlian.orgs.access import SYSTEM
+from anlian.evidence.models import StoredFile
+from anlian.evidence.services import store_photo
+from anlian.flows import services as flow_services
+from anlian.flows import shipped
+from anlian.flows.models import Endorsement, Event, FlowTemplate, Instance, TemplateVersion
 from anlian.orgs.models import Area, Equipment, OrgUnit, Person, Role, RoleGrant
 from tests.conftest import World, client_for
+from tests.flows.port import jpeg
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -30,6 +38,11 @@ OBJECTS: dict[str, Callable[[World], int]] = {
     "grant_id": lambda w: w.a.worker.grants.get().pk,
     "role_id": lambda w: Role.objects.get(code="a-custom").pk,
     "token_id": lambda w: ApiToken.objects.get(user=w.a.admin.user).pk,
+    "instance_id": lambda w: w.a.job.pk,
+    "template_id": lambda w: w.a.template_version.template_id,
+    "version_id": lambda w: w.a.template_version.pk,
+    "sha256": lambda w: w.a.photo.sha256,
+    "step_key": lambda w: "enter",  # a key inside the template, not an object of its own
 }
 # The same parameters for company B's own objects: the attacker must reach these (sanity check).
 OWN_OBJECTS: dict[str, Callable[[World], int]] = {
@@ -40,12 +53,19 @@ OWN_OBJECTS: dict[str, Callable[[World], int]] = {
     "grant_id": lambda w: w.b.worker.grants.get().pk,
     "role_id": lambda w: Role.objects.get(code="b-custom").pk,
     "token_id": lambda w: ApiToken.objects.get(user=w.b.admin.user).pk,
+    "instance_id": lambda w: w.b.job.pk,
+    "template_id": lambda w: w.b.template_version.template_id,
+    "version_id": lambda w: w.b.template_version.pk,
+    "sha256": lambda w: w.b.photo.sha256,
+    "step_key": lambda w: "enter",
 }
 # Query-string filters a list page or endpoint might trust: all pointed at company A.
 FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id")
 
-# Pages outside the product's scoping: Django admin (superusers only), language switch, health.
-UNSCOPED_PREFIXES = ("admin/", "i18n/", "healthz", "api/v1/", "login/", "logout/")
+# Pages outside the product's scoping: Django admin (superusers only), language switch, health, and
+# the permit check behind each permit's QR code (its unguessable token is the permission; it shows
+# only whether the permit is valid now).
+UNSCOPED_PREFIXES = ("admin/", "i18n/", "healthz", "api/v1/", "login/", "logout/", "v/")
 
 # A valid body for each API write that takes one, so the request reaches the scoping check.
 API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
@@ -64,7 +84,29 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("post", "/api/v1/role-grants"): lambda w: {"person_id": w.a.worker.pk, "role_id": Role.objects.get(
         code="admin", owner=None).pk, "org_unit_id": w.a.unit.pk},
     ("post", "/api/v1/tokens"): None,  # acts on the caller's own account only
+    ("post", "/api/v1/templates/validate"): None,  # reads only the body, stores nothing
+    ("post", "/api/v1/files"): None,  # multipart; uploads into another company: test_flows_scoping below
+    ("post", "/api/v1/templates"): lambda w: {"owner_id": w.a.unit.pk, "source": zero_source("x-zero", "越权模板")},
+    ("post", "/api/v1/templates/{template_id}/versions"): lambda w: {"source": zero_source("a-zero", "越权版本")},
+    ("post", "/api/v1/templates/{template_id}/copy"): lambda w: {"owner_id": w.b.unit.pk, "key": "stolen"},
+    ("post", "/api/v1/instances"): lambda w: {"version_id": w.b.template_version.pk, "area_id": w.a.area.pk},
+    ("post", "/api/v1/instances/{instance_id}/actions"): lambda w: {"kind": "cancel", "reason": "越权取消"},
+    ("post", "/api/v1/endorsements"): lambda w: {"area_id": w.a.area.pk, "template_key": "a-zero", "reason": "越权"},
 }
+
+
+def zero_source(key: str, name: str) -> str:
+    source = (Path(shipped.__file__).parent / "zero-process.yaml").read_text(encoding="utf-8")
+    return source.replace("key: zero-process", f"key: {key}").replace("name: 三步零流程", f"name: {name}")
+
+
+def add_flows(company, key: str, name: str, seed: int) -> None:
+    """A published own template, a running job and a photo, as the scoping targets of issue 3."""
+    company.template_version = flow_services.save_version(SYSTEM, None, zero_source(key, name), owner=company.unit,
+                                                          publish=True)
+    company.job = flow_services.start(company.worker.user, company.template_version, company.area)
+    upload = SimpleUploadedFile("p.jpg", jpeg(seed), content_type="image/jpeg")
+    company.photo = store_photo(company.worker.user, company.unit, upload)
 
 
 def a_snapshot(w: World) -> str:
@@ -78,12 +120,19 @@ def a_snapshot(w: World) -> str:
         "grants": list(RoleGrant.objects.filter(org_unit__path__startswith=path).values().order_by("pk")),
         "roles": list(Role.objects.filter(owner__path__startswith=path).values().order_by("pk")),
         "tokens": list(ApiToken.objects.filter(user=w.a.admin.user).values().order_by("pk")),
+        "templates": list(FlowTemplate.objects.filter(owner__path__startswith=path).values().order_by("pk")),
+        "versions": list(TemplateVersion.objects.filter(template__owner__path__startswith=path).values().order_by("pk")),
+        "jobs": list(Instance.objects.filter(company=w.a.unit).values().order_by("pk")),
+        "events": list(Event.objects.filter(instance__company=w.a.unit).values().order_by("pk")),
+        "files": list(StoredFile.objects.filter(company=w.a.unit).values().order_by("pk")),
+        "endorsements": list(Endorsement.objects.filter(area__org_unit__path__startswith=path).values().order_by("pk")),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 
 
 def a_names(w: World) -> list[str]:
-    return [w.a.plant.name, w.a.team.name, w.a.area.name, w.a.worker.name, w.a.officer.name, "甲自定义角色"]
+    return [w.a.plant.name, w.a.team.name, w.a.area.name, w.a.worker.name, w.a.officer.name, "甲自定义角色",
+            "甲专用零流程", w.a.photo.sha256]  # (job numbers are per company: B has the same one)
 
 
 @pytest.fixture
@@ -92,6 +141,8 @@ def matrix_world(world: World) -> World:
     services.save_role(SYSTEM, None, owner=world.b.unit, code="b-custom", name="乙自定义角色", permissions=["org.view"])
     issue_token(world.a.admin.user, "甲的令牌")
     issue_token(world.b.admin.user, "乙的令牌")
+    add_flows(world.a, "a-zero", "甲专用零流程", 1)
+    add_flows(world.b, "b-zero", "乙专用零流程", 2)
     return world
 
 
@@ -254,3 +305,17 @@ def test_api_own_objects_are_reachable(matrix_world, client):
             assert response.status_code == 200, f"GET {path} → {response.status_code}: {response.content[:200]}"
             opened += 1
     assert opened >= 6
+
+
+def test_flows_scoping(matrix_world):
+    """Uploads and jobs of issue 3 that the generic walk cannot express."""
+    w = matrix_world
+    client = client_for(w.b.admin)
+    before = a_snapshot(w)
+    upload = SimpleUploadedFile("p.jpg", jpeg(3), content_type="image/jpeg")
+    response = client.post("/api/v1/files", {"file": upload, "company_id": w.a.unit.pk})
+    assert response.status_code == 404 and response.json()["field"] == "company_id"
+    # A's job is invisible in B's ledger filters and B's own photo cannot be attached to it.
+    assert client.get(f"/api/v1/instances?area_id={w.a.area.pk}").json()["count"] == 0
+    assert client.get(f"/api/v1/instances?person_id={w.a.worker.pk}").json()["count"] == 0
+    assert a_snapshot(w) == before
