@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from anlian.evidence import views
 
 app_name = "evidence"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("<str:sha256>/", views.file, name="file"),
+    path("<str:sha256>/thumb/", views.thumb, name="thumb"),
+]
