@@ -428,14 +428,13 @@ def list_actions(request: HttpRequest, instance_id: Id):
 
 @router.post("/instances/{instance_id}/actions", response={201: EventOut}, summary="Act on a job")
 def act(request: HttpRequest, instance_id: Id, payload: ActionIn):
-    instance = services.get_instance_for_user(request.user, instance_id)
     if payload.kind not in core.events.ACTIONS or payload.kind == "start":
         raise Invalid(_("不支持的操作「{action}」").format(action=payload.kind), field="kind", code="unknown_action")
     action = core.Action(
         payload.kind, step=payload.step, values=payload.values, photos=payload.photos, target=payload.target,
         reason=payload.reason, device_time=payload.device_time, location=_location(payload),
         extend_by=timedelta(minutes=payload.extend_minutes) if payload.extend_minutes else None)
-    event = services.act(request.user, instance, action)
+    event = services.act(request.user, instance_id, action)  # visibility is checked under the row lock
     return Status(201, event)
 
 

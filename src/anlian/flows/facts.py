@@ -29,9 +29,13 @@ def actor_key(person: Person | None) -> str:
 
 def actor_facts(person: Person, place: OrgUnit) -> ActorFacts:
     """The person's roles that cover `place`, each with the levels of the nodes granting it."""
+    if person.user_id is not None and person.is_active:
+        # The same grant rows the request's permission checks already loaded (access.scope_of).
+        grants = access.scope_of(person.user).roles
+    else:
+        grants = RoleGrant.objects.filter(person=person, person__is_active=True).values_list(
+            "role__code", "org_unit__path", "org_unit__kind")
     roles: dict[str, set[str]] = {}
-    grants = RoleGrant.objects.filter(person=person, person__is_active=True).values_list(
-        "role__code", "org_unit__path", "org_unit__kind")
     for code, path, kind in grants:
         if place.path.startswith(path):
             roles.setdefault(code, set()).add(kind)

@@ -235,7 +235,12 @@ def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
             raise Invalid(_("接班人不存在"), field="target", code="unknown_reference")
 
 
-def _append(instance: Instance, tpl: core.Template, new: CoreEvent, person: Person | None) -> Event:
+CACHED_FIELDS = ("status", "expires_at", "current_steps", "last_seq", "last_hash", "closed_at", "title")
+
+
+def _append(instance: Instance, tpl: core.Template, history: list[CoreEvent], new: CoreEvent,
+            person: Person | None) -> Event:
+    """Record `new` after `history` (the job's events so far) and refresh the job's cached copies."""
     digest = core.chain_hash(instance.last_hash or GENESIS, new)
     row = Event.objects.create(
         instance=instance, seq=new.seq, kind=new.kind, step=new.step or "", actor=person,
@@ -243,13 +248,19 @@ def _append(instance: Instance, tpl: core.Template, new: CoreEvent, person: Pers
         lat=new.location[0] if new.location else None, lng=new.location[1] if new.location else None,
         prev_hash=instance.last_hash or GENESIS, hash=digest,
     )
-    _refresh(instance, tpl, row)
+    _refresh(instance, tpl, history, new, row)
     return row
 
 
-def _refresh(instance: Instance, tpl: core.Template, last: Event) -> None:
+def _people(tpl: core.Template, state: core.State) -> set[str]:
+    """Who acted, and everyone named in the form (guardian, operators…): they must see the job."""
+    named = {str(v) for f in tpl.fields.values() if f.type == "person" for v in persons(state.values.get(f.key))}
+    return {p for p in state.participants | named if str(p).isdigit() and len(str(p)) < 19}
+
+
+def _refresh(instance: Instance, tpl: core.Template, history: list[CoreEvent], new: CoreEvent, last: Event) -> None:
     """Rewrite the instance's cached copies of what the events say."""
-    state = core.replay(tpl, core_events(instance))
+    before, state = core.replay(tpl, history), core.replay(tpl, [*history, new])
     instance.status = STATUS_OF_STATE.get(state.status, InstanceStatus.ACTIVE)
     instance.expires_at = state.expires_at
     instance.current_steps = open_steps(tpl, state)
@@ -260,11 +271,13 @@ def _refresh(instance: Instance, tpl: core.Template, last: Event) -> None:
     title = state.values.get("content")
     if isinstance(title, str) and title:
         instance.title = title[:200]
-    instance.save()
-    # Who acted, and everyone named in the form (guardian, operators…): they must see the job.
-    named = {str(v) for f in tpl.fields.values() if f.type == "person" for v in persons(state.values.get(f.key))}
-    people = [int(p) for p in state.participants | named if str(p).isdigit() and len(str(p)) < 19]
-    instance.participants.set(Person.objects.filter(pk__in=people, company=instance.company))
+    instance.save(update_fields=CACHED_FIELDS)
+    # Participants only grow: someone once named keeps sight of the job they were part of.
+    added = _people(tpl, state) - (_people(tpl, before) if history else set())
+    if added:
+        through = Instance.participants.through
+        through.objects.bulk_create([through(instance_id=instance.pk, person_id=int(p)) for p in added],
+                                    ignore_conflicts=True)
 
 
 def open_steps(tpl: core.Template, state: core.State) -> list[str]:
@@ -321,7 +334,7 @@ def start(user: Any, version: TemplateVersion, area: Area, *, first: core.Action
             number=next_number(company, version.template, now), started_at=now,
             verify_token=secrets.token_urlsafe(16)[:22],
         )
-        _append(instance, tpl, new, person)
+        _append(instance, tpl, [], new, person)
         if endorsement is not None:
             endorsement.used_by = instance
             endorsement.save(update_fields=["used_by"])
@@ -330,13 +343,20 @@ def start(user: Any, version: TemplateVersion, area: Area, *, first: core.Action
     return instance
 
 
-def act(user: Any, instance: Instance, action: core.Action, *, now: datetime | None = None) -> Event:
-    """Check one action on a running job with the engine and record it, or raise EngineRefusal."""
+def act(user: Any, instance: Instance | int, action: core.Action, *, now: datetime | None = None) -> Event:
+    """Check one action on a running job with the engine and record it, or raise EngineRefusal.
+
+    `instance` may be a job or the id of one the user must be able to see (checked under the lock)."""
     person = _person_of(user)
     now = now or clock.now()
     with transaction.atomic():
-        locked = Instance.objects.select_for_update().select_related("version", "area__org_unit", "company").get(
-            pk=instance.pk)
+        rows = Instance.objects.select_for_update().select_related("version", "area__org_unit", "company")
+        if isinstance(instance, Instance):
+            locked = rows.get(pk=instance.pk)
+        else:
+            locked = access.visible(rows, user).filter(pk=instance).first()
+            if locked is None:
+                raise NotFound()
         _check_photos(locked.company, action)
         tpl = template_of(locked.version)
         _check_submission(locked.company, tpl, action)
@@ -345,8 +365,10 @@ def act(user: Any, instance: Instance, action: core.Action, *, now: datetime | N
             new = core.apply(tpl, events, action, actor_facts(person, locked.area.org_unit), now, DbFacts())
         except core.Refusal as refusal:
             raise EngineRefusal(refusal) from None
-        row = _append(locked, tpl, new, person)
-    instance.refresh_from_db()
+        row = _append(locked, tpl, events, new, person)
+    if isinstance(instance, Instance):
+        for name in CACHED_FIELDS:  # the caller's copy now says what the events say
+            setattr(instance, name, getattr(locked, name))
     return row
 
 

@@ -29,6 +29,8 @@ class Scope:
     # The same grants widened to their whole company, for things everyone on site must be able
     # to look up (an area's rules, an equipment QR label), whichever team they belong to.
     company_grants: tuple[tuple[str, frozenset[str]], ...] = ()
+    # (role code, granting node's path, its level) per grant, for the workflow engine's actor facts.
+    roles: tuple[tuple[str, str, str], ...] = ()
 
     def allows(self, perm: str, path: str) -> bool:
         if self.is_superuser:
@@ -69,12 +71,13 @@ def scope_of(user: Any) -> Scope:
         from anlian.orgs.models import RoleGrant
 
         rows = RoleGrant.objects.filter(person__user=user, person__is_active=True).values_list(
-            "org_unit__path", "role__permissions", "org_unit__company__path"
+            "org_unit__path", "role__permissions", "org_unit__company__path", "role__code", "org_unit__kind"
         )
         cached = Scope(
             user.is_superuser,
-            tuple((path, frozenset(perms)) for path, perms, _company in rows),
-            tuple((company or path, frozenset(perms)) for path, perms, company in rows),
+            tuple((path, frozenset(perms)) for path, perms, _company, _code, _kind in rows),
+            tuple((company or path, frozenset(perms)) for path, perms, company, _code, _kind in rows),
+            tuple((code, path, kind) for path, _perms, _company, code, kind in rows),
         )
         user._anlian_scope = cached
     return cached
