@@ -37,7 +37,8 @@ def login(page, base: str, username: str) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_logs_in_and_opens_equipment_from_its_qr_on_a_phone(browser, live_server, world):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  locale="zh-CN")
     page = context.new_page()
     login(page, live_server.url, "A-worker")
     assert "/login/" not in page.url
@@ -50,7 +51,7 @@ def test_a_worker_logs_in_and_opens_equipment_from_its_qr_on_a_phone(browser, li
 
 @pytest.mark.django_db(transaction=True)
 def test_the_language_switch_turns_the_desktop_into_english(browser, live_server, world):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     page = context.new_page()
     login(page, live_server.url, "A-admin")
     page.goto(f"{live_server.url}/org/")
@@ -64,7 +65,7 @@ def test_the_language_switch_turns_the_desktop_into_english(browser, live_server
 
 @pytest.mark.django_db(transaction=True)
 def test_a_wrong_password_is_refused_with_a_chinese_message(browser, live_server, world):
-    page = browser.new_page()
+    page = browser.new_page(locale="zh-CN")
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", "A-worker")
     page.fill("input[name=password]", "wrong-password")
