@@ -457,3 +457,19 @@ def test_running_jobs_keep_their_version_when_a_new_one_is_published(crew):
     assert admin.get(f"/api/v1/template-versions/{crew.version_id}").json()["status"] == "retired"
     assert crew.client(crew.applicant).get(f"/api/v1/instances/{job['id']}").json()["version_number"] == 1
     crew.gas(job["id"])  # the running job goes on under version 1
+
+
+def test_the_worker_marks_expired_permits(crew):
+    from anlian.flows.services import expire_due
+    from anlian.flows.tasks import expire_permits
+
+    job = crew.start()
+    crew.ok(crew.applicant, job["id"], at(9, 0), kind="extend", extend_minutes=60)
+    assert expire_due(at(8, 55, day=22)) == 0  # 72 h + 1 h extension not over yet
+    clock.set_now(at(10, 0, day=22))
+    expire_permits.call_local()
+    detail = crew.client(crew.applicant).get(f"/api/v1/instances/{job['id']}").json()
+    assert detail["status"] == "expired" and detail["current_steps"] == []
+    last = Event.objects.filter(instance_id=job["id"]).order_by("-seq").first()
+    assert last.kind == "expired" and last.actor_id is None and last.actor_key == "system"
+    assert expire_due(at(11, 0, day=22)) == 0  # once only

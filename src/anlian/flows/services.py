@@ -372,6 +372,27 @@ def act(user: Any, instance: Instance | int, action: core.Action, *, now: dateti
     return row
 
 
+def expire_due(now: datetime | None = None) -> int:
+    """Record `expired` for live jobs past their validity, so ledgers and filters show it.
+
+    The rules never wait for this (expiry is derived from time); it only keeps cached status true."""
+    now = now or clock.now()
+    count = 0
+    due = Instance.objects.filter(status__in=[InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED],
+                                  expires_at__lte=now).values_list("pk", flat=True)
+    for pk in due:
+        with transaction.atomic():
+            locked = Instance.objects.select_for_update().select_related("version").get(pk=pk)
+            tpl, events = template_of(locked.version), core_events(locked)
+            try:
+                new = core.apply(tpl, events, core.Action("expire"), core.SYSTEM, now, DbFacts())
+            except core.Refusal:
+                continue  # extended or closed meanwhile
+            _append(locked, tpl, events, new, None)
+            count += 1
+    return count
+
+
 def decisions(user: Any, instance: Instance, now: datetime | None = None) -> list[core.Decision]:
     """What this person may do on the job now, and why not for the rest."""
     person = getattr(user, "person", None)
