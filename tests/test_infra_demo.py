@@ -78,3 +78,17 @@ def test_demo_logins_authenticate_and_are_scoped():
     assert not access.can(regulator, VIEW, bulk)
     assert access.can(group_admin, MANAGE_ORG, bulk) and access.can(group_admin, MANAGE_ORG, port)
     assert set(access.visible(Person, scope("bulk-admin")).values_list("company_id", flat=True)) == {bulk.pk}
+
+
+def test_demo_jobs_are_ready_to_try():
+    from anlian.flows import services as flow_services
+    from anlian.flows.models import Instance
+
+    demo()
+    demo()
+    assert sorted(Instance.objects.values_list("status", flat=True)) == ["active", "active", "closed"]
+    worker = get_user_model().objects.get(username="worker")
+    tasks = flow_services.my_tasks(worker)
+    assert [(d.action, d.step) for _job, allowed in tasks for d in allowed] == [("complete", "exit")]
+    welder = get_user_model().objects.get(username="welder")
+    assert [d.step for _job, allowed in flow_services.my_tasks(welder) for d in allowed] == ["measures"]

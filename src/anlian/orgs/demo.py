@@ -96,7 +96,7 @@ PEOPLE = [
     DemoPerson("电气车间", "陈电", "A2101", "13900002101", (("approver_workshop", "电气车间"),)),
     DemoPerson("电工班", "褚明", "A2111", "13900002111", (("applicant", "电工班"),)),
     DemoPerson("电工班", "卫东", "A2112", "13900002112", (("guardian", "机修厂"),), "guardian"),
-    DemoPerson("焊工班", "蒋焊", "A2211", "13900002211", (("applicant", "焊工班"),)),
+    DemoPerson("焊工班", "蒋焊", "A2211", "13900002211", (("applicant", "焊工班"),), "welder"),
     DemoPerson("焊工班", "沈光", "A2212", "13900002212", (("applicant", "焊工班"),)),
     DemoPerson("机加工车间", "韩析", "A2201", "13900002201", (("analyst", "临海港务股份有限公司"),), "analyst"),
     DemoPerson("临海散货码头有限公司", "杨帆", "B0001", "13700000001", (("admin", "临海散货码头有限公司"), ("manager", "临海散货码头有限公司")), "bulk-admin"),

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from anlian.flows import demo as flows_demo
 from anlian.orgs import demo
 
 
@@ -10,6 +11,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logins = demo.load()
+        flows_demo.load()
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 / demo data ready"))
         self.stdout.write(f"演示账号 demo logins (password / 密码: {demo.DEMO_PASSWORD}):")
         for login, name, what in logins:
