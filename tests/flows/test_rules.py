@@ -353,3 +353,19 @@ def test_conflicting_simultaneous_permit():
     event = job.do(APPLICANT, "start", area=AREA, endorsed_by="qian")
     assert event.payload == {"area": AREA, "endorsed_by": "qian"}
     job_with(ActiveJob("p3", "work-at-height", "permit")).do(APPLICANT, "start", area=AREA)
+
+
+def test_hand_over_after_the_patrols_ended_does_not_block_the_job():
+    job = Job().finished()  # the patrol repeats until finish, which is done
+    job.do(OFFICER, "hand_over", at(16, 20), target="zhou2")
+    assert job.state.redo == []
+    job.do(GUARDIAN, "complete", at(16, 40), step="recheck", photos={"site": ["x"]})
+    assert job.state.done("recheck")
+
+
+def test_resume_before_the_required_step_was_ever_done_does_not_block_the_job():
+    job = Job().applied()  # no gas analysis yet
+    job.do(GUARDIAN, "suspend", reason="暂停")
+    job.do(OFFICER, "resume")
+    assert job.state.redo == []
+    job.do(ANALYST, "complete", step="gas", values=GAS_VALUES, photos={"meter": ["m"]})

@@ -125,10 +125,18 @@ def _returned(tpl: Template, st: State, ev: Event) -> None:
 
 
 def _require_again(tpl: Template, st: State, keys: tuple[str, ...]) -> None:
+    # Only what was done and can still be done again: a step not reached yet comes in its turn,
+    # and a patrol whose end step is done cannot run again (requiring it would block the job).
+    keys = tuple(k for k in keys if (st.steps[k].done or st.steps[k].completions) and not _repeat_ended(tpl, st, k))
     for key in keys:
         st.steps[key].done = False
         st.steps[key].approvals = {}
     st.redo = [s.key for s in tpl.steps if s.key in set(st.redo) | set(keys)]
+
+
+def _repeat_ended(tpl: Template, st: State, key: str) -> bool:
+    repeat = tpl.by_key[key].repeat
+    return repeat is not None and st.steps[repeat.until].done
 
 
 def _status(status: str):
