@@ -25,6 +25,7 @@ from anlian.core.pages import require_somewhere
 from anlian.flows import checking, forms, preview, services
 from anlian.flows.checking import MAX_SOURCE_BYTES
 from anlian.flows.models import FlowTemplate, TemplateStatus, TemplateVersion
+from anlian.flows.templatetags.flows_tags import KINDS
 from anlian.orgs import access
 from anlian.orgs.permissions import MANAGE_ORG
 
@@ -61,8 +62,17 @@ def _current(template: FlowTemplate) -> TemplateVersion | None:
     return template.published() or template.versions.order_by("-number").first()
 
 
-def _overview(version: TemplateVersion | None) -> dict[str, Any] | None:
-    return preview.overview(services.template_of(version)) if version is not None else None
+def _overview(user: Any, version: TemplateVersion | None) -> dict[str, Any] | None:
+    return _labelled(user, preview.overview(services.template_of(version))) if version is not None else None
+
+
+def _labelled(user: Any, ov: dict[str, Any]) -> dict[str, Any]:
+    """Name the conflicting work: a template key becomes that template's name, a kind its label."""
+    keys = [c["with"] for c in ov["conflicts"]]
+    names = dict(_templates(user).filter(key__in=keys).order_by("-owner_id").values_list("key", "name")) if keys else {}
+    for conflict in ov["conflicts"]:
+        conflict["label"] = names.get(conflict["with"]) or str(KINDS.get(conflict["with"], conflict["with"]))
+    return ov
 
 
 def _refused(form: forms.forms.Form, exc: DomainError) -> int:
@@ -106,7 +116,7 @@ def template_detail(request: HttpRequest, template_id: int) -> HttpResponse:
     versions = list(template.versions.select_related("created_by").annotate(n_jobs=Count("instances"))
                     .order_by("-number"))
     current = _current(template)
-    context = {"template": template, "versions": versions, "current": current, "ov": _overview(current),
+    context = {"template": template, "versions": versions, "current": current, "ov": _overview(request.user, current),
                "can_edit": can_edit(request.user, template),
                "can_publish": can_edit(request.user, template) or (
                    template.owner is None and access.scope_of(request.user).is_superuser)}
@@ -117,7 +127,7 @@ def template_detail(request: HttpRequest, template_id: int) -> HttpResponse:
 def version_detail(request: HttpRequest, template_id: int, version_id: int) -> HttpResponse:
     template = _template(request.user, template_id)
     version = _version(template, version_id)
-    context = {"template": template, "version": version, "ov": _overview(version),
+    context = {"template": template, "version": version, "ov": _overview(request.user, version),
                "can_edit": can_edit(request.user, template),
                "can_publish": can_edit(request.user, template) or (
                    template.owner is None and access.scope_of(request.user).is_superuser)}
@@ -161,7 +171,7 @@ def _editor(request: HttpRequest, template: FlowTemplate, form: forms.EditForm, 
         result = checking.check(base.source)
         problems, parsed = result.problems, result.template
     context = {"template": template, "form": form, "base": base, "problems": problems,
-               "ov": preview.overview(parsed) if parsed is not None and not problems else None,
+               "ov": _labelled(request.user, preview.overview(parsed)) if parsed is not None and not problems else None,
                "max_kb": MAX_SOURCE_BYTES // 1024}
     return render(request, "flows/edit.html", context, status=status)
 
@@ -259,7 +269,7 @@ def validate(request: HttpRequest) -> HttpResponse:
     form = forms.EditForm(request.POST)
     ov = None
     if form.is_valid():
-        ov = preview.overview(form.template)
+        ov = _labelled(request.user, preview.overview(form.template))
         expected = request.POST.get("expect_key", "")
         if expected and form.template.key != expected:
             form.problems = (forms.Problem("", _("模板代码不能修改（应为 {key}）").format(key=expected)),)
