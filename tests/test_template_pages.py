@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from anlian.flows import preview, services
 from anlian.flows.core import load_template
-from anlian.flows.models import FlowTemplate, Instance, TemplateStatus, TemplateVersion
+from anlian.flows.models import FlowTemplate, TemplateStatus, TemplateVersion
 from anlian.flows.shipped import load_shipped, shipped_templates
 from anlian.orgs.access import SYSTEM
 from tests.conftest import World, client_for, csrf_client_for
