@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from . import rules
 from .events import ACTIONS, Action, Event
@@ -38,10 +39,19 @@ def decide(tpl: Template, events: list[Event], actor: ActorFacts, now: datetime,
     """Every action this person could take now; ``area`` is the intended area before start."""
     state = replay(tpl, events)
     if state.status == "new":
-        return [_decision(tpl, state, Action("start", area=area), actor, now, facts)]
-    out = [_decision(tpl, state, Action(kind, step=s.key), actor, now, facts)
+        return [_decision(tpl, state, Action("start", area=area), actor, now, facts, None)]
+    # The rules shared by many actions (live, the guards) give one answer per state and moment:
+    # work each out once for all the decisions listed here.
+    memo: dict = {}
+    out = [_decision(tpl, state, _probe(kind, s.key), actor, now, facts, memo)
            for s in tpl.steps for kind in _step_actions(s)]
-    return out + [_decision(tpl, state, Action(kind), actor, now, facts) for kind in JOB_ACTIONS]
+    return out + [_decision(tpl, state, _probe(kind), actor, now, facts, memo) for kind in JOB_ACTIONS]
+
+
+@lru_cache(maxsize=4096)
+def _probe(kind: str, step: str | None = None) -> Action:
+    """The payload-less action decide() asks about: never changed nor handed out, so shared."""
+    return Action(kind, step=step)
 
 
 def _step_actions(step: Step) -> tuple[str, ...]:
@@ -51,9 +61,9 @@ def _step_actions(step: Step) -> tuple[str, ...]:
 
 
 def _decision(tpl: Template, state: State, action: Action, actor: ActorFacts, now: datetime,
-              facts: WorldFacts) -> Decision:
+              facts: WorldFacts, memo: dict | None) -> Decision:
     try:
-        check(tpl, state, action, actor, now, facts, payload=False)
+        _check(_Ctx(tpl, state, action, actor, now, facts, False, memo))
         refusal = None
     except Refusal as exc:
         refusal = exc
@@ -88,13 +98,20 @@ def apply(tpl: Template, events: list[Event], action: Action, actor: ActorFacts,
 def check(tpl: Template, state: State, action: Action, actor: ActorFacts, now: datetime,
           facts: WorldFacts, payload: bool = True) -> dict:
     """Raise the first rule that refuses; return the event payload (empty when ``payload`` is off)."""
-    handler = _HANDLERS.get(action.kind)
+    return _check(_Ctx(tpl, state, action, actor, now, facts, payload))
+
+
+def _check(c: _Ctx) -> dict:
+    handler = _HANDLERS.get(c.action.kind)
     if handler is None:
-        raise refuse("unknown_action", action=action.kind)
-    return handler(_Ctx(tpl, state, action, actor, now, facts, payload)) or {}
+        raise refuse("unknown_action", action=c.action.kind)
+    return handler(c) or {}
 
 
-@dataclass(frozen=True)
+_MISS = object()
+
+
+@dataclass(slots=True)
 class _Ctx:
     tpl: Template
     state: State
@@ -103,6 +120,26 @@ class _Ctx:
     now: datetime
     facts: WorldFacts
     payload: bool
+    memo: dict | None = None  # decide(): outcomes of shared rules, same state and moment
+
+    def once(self, key: object, rule, *args) -> None:
+        """Run ``rule(*args)``, or re-raise (a copy of) the refusal it gave earlier for ``key``."""
+        if self.memo is None:
+            rule(*args)
+            return
+        known = self.memo.get(key, _MISS)
+        if known is _MISS:
+            try:
+                rule(*args)
+                known = None
+            except Refusal as exc:
+                known = exc
+            self.memo[key] = known
+        if known is not None:
+            raise Refusal(known.code, known.params, known.field)
+
+    def live(self) -> None:
+        self.once("live", rules.live, self.state, self.now)
 
     def step(self) -> Step:
         step = self.tpl.by_key.get(self.action.step or "")
@@ -111,8 +148,12 @@ class _Ctx:
         return step
 
     def guards(self, values: dict | None = None, place_only: bool = False) -> None:
-        merged = {**self.state.values, **(values or {})}
-        rules.guards(self.tpl, self.state.area, self.state.holder, merged, self.facts, self.now, place_only)
+        if values:
+            merged = {**self.state.values, **values}
+            rules.guards(self.tpl, self.state.area, self.state.holder, merged, self.facts, self.now, place_only)
+            return
+        self.once(("guards", place_only), rules.guards, self.tpl, self.state.area, self.state.holder,
+                  dict(self.state.values), self.facts, self.now, place_only)
 
     def reason(self) -> str:
         if self.payload and not self.action.reason.strip():
@@ -146,7 +187,7 @@ def _ready(c: _Ctx, step: Step) -> None:
 
 def _work(c: _Ctx) -> Step:
     """Doing the work (complete, approve) also needs the guards, fresh readings, the window."""
-    rules.live(c.state, c.now)
+    c.live()
     step = c.step()
     rules.step_kind(step, c.action.kind)
     c.guards()
@@ -181,7 +222,7 @@ def _approve(c: _Ctx) -> dict:
 
 def _judge(c: _Ctx) -> Step:
     """Return and reject need no guards or fresh readings: a stale reading is a reason to return."""
-    rules.live(c.state, c.now)
+    c.live()
     step = c.step()
     rules.step_kind(step, c.action.kind)
     _ready(c, step)
@@ -207,14 +248,14 @@ def _reject(c: _Ctx) -> dict:
 # -- job-level ---------------------------------------------------------------------------------
 
 def _suspend(c: _Ctx) -> dict:
-    rules.live(c.state, c.now)
+    c.live()
     rules.participant(c.tpl, c.actor, c.state)
     return {"reason": c.reason()} if c.payload else {}
 
 
 def _resume(c: _Ctx) -> dict:
     if c.state.status != "suspended" or c.state.expired(c.now):
-        rules.live(c.state, c.now)  # names the blocking state: cancelled, expired…
+        c.live()  # names the blocking state: cancelled, expired…
         raise refuse("not_suspended")
     rules.manager(c.tpl, c.actor, c.state)
     c.guards(place_only=True)
@@ -222,7 +263,7 @@ def _resume(c: _Ctx) -> dict:
 
 
 def _extend(c: _Ctx) -> dict:
-    rules.live(c.state, c.now)
+    c.live()
     if not c.tpl.max_extension or c.tpl.validity is None:
         raise refuse("no_extension")
     rules.manager(c.tpl, c.actor, c.state)
@@ -237,7 +278,7 @@ def _extend(c: _Ctx) -> dict:
 
 
 def _hand_over(c: _Ctx) -> dict:
-    rules.live(c.state, c.now)
+    c.live()
     rules.manager(c.tpl, c.actor, c.state)
     if not c.payload:
         return {}
@@ -253,14 +294,14 @@ def _hand_over(c: _Ctx) -> dict:
 def _cancel(c: _Ctx) -> dict:
     # A suspended job may be cancelled (one way to stop it); otherwise the job must be live.
     if c.state.status != "suspended" or c.state.expired(c.now):
-        rules.live(c.state, c.now)
+        c.live()
     rules.manager(c.tpl, c.actor, c.state)
     return {"reason": c.reason()} if c.payload else {}
 
 
 def _close(c: _Ctx) -> dict:
     if c.state.status in ("new", "cancelled", "closed", "rejected"):
-        rules.live(c.state, c.now)
+        c.live()
     rules.manager(c.tpl, c.actor, c.state)
     if c.state.status == "active" and not c.state.expired(c.now):
         pending = [s for s in c.tpl.steps if not c.state.done(s.key)]
@@ -271,7 +312,7 @@ def _close(c: _Ctx) -> dict:
 
 def _expire(c: _Ctx) -> dict:
     if c.state.status in ("new", "cancelled", "closed", "rejected"):
-        rules.live(c.state, c.now)
+        c.live()
     if c.state.status not in ("active", "suspended") or not c.state.expired(c.now):
         raise refuse("not_expired")
     return {}
