@@ -473,3 +473,23 @@ def test_the_worker_marks_expired_permits(crew):
     last = Event.objects.filter(instance_id=job["id"]).order_by("-seq").first()
     assert last.kind == "expired" and last.actor_id is None and last.actor_key == "system"
     assert expire_due(at(11, 0, day=22)) == 0  # once only
+
+
+def test_template_validation_through_the_api(crew):
+    admin = crew.client(crew.world.a.admin)
+    good = admin.post("/api/v1/templates/validate", {"source": _source(crew)}, content_type="application/json").json()
+    assert good["valid"] and [s["key"] for s in good["steps"]][:2] == ["apply", "gas"]
+    dup = _source(crew).replace("kind: permit", "kind: permit\nkind: loto")
+    bad = admin.post("/api/v1/templates/validate", {"source": dup}, content_type="application/json").json()
+    assert not bad["valid"] and any("kind" in e for e in bad["errors"])
+    broken = admin.post("/api/v1/templates/validate", {"source": "steps: [\n  - key: a\n  bad"},
+                        content_type="application/json").json()
+    assert not broken["valid"] and "第" in broken["errors"][0]
+    count = FlowTemplate.objects.count()
+    refused = admin.post("/api/v1/templates", {"owner_id": crew.world.a.unit.pk, "source": dup},
+                         content_type="application/json")
+    assert refused.status_code == 422 and refused.json()["code"] == "template_invalid"
+    assert FlowTemplate.objects.count() == count
+    export = admin.get(f"/api/v1/template-versions/{crew.version_id}/export")
+    assert export["Content-Type"].startswith("application/x-yaml")
+    assert export.content.decode() == (crew_source := _source(crew).replace("（修订）", "")) and crew_source

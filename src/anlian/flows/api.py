@@ -21,6 +21,8 @@ from anlian.core.schemas import Id, Pages, Strict
 from anlian.evidence.models import StoredFile
 from anlian.evidence.services import store_photo
 from anlian.flows import core, services
+from anlian.flows.checking import check
+from anlian.flows.preview import describe
 from anlian.flows.models import Endorsement, FlowTemplate, Instance, InstanceStatus, TemplateVersion
 from anlian.orgs import access
 from anlian.orgs.api import url_or_none
@@ -111,20 +113,12 @@ class CopyIn(Strict):
     key: Key
 
 
-class StepPreview(Schema):
-    key: str
-    name: str
-    kind: str
-    fields: list[str]
-    photos: list[str]
-
-
 class ValidationOut(Schema):
     valid: bool
     errors: list[str]
     key: str | None = None
     name: str | None = None
-    steps: list[StepPreview] = []
+    steps: list[dict[str, Any]] = []  # flows.preview.describe: one readable summary per step
 
 
 @router.get("/templates", response=list[TemplateOut], summary="List templates (shipped and own)")
@@ -136,13 +130,11 @@ def list_templates(request: HttpRequest, kind: str | None = Query(None, max_leng
 
 @router.post("/templates/validate", response=ValidationOut, summary="Check a template without saving it")
 def validate_template(request: HttpRequest, payload: SourceIn):
-    try:
-        tpl = core.load_template(payload.source)
-    except core.TemplateError as exc:
-        return {"valid": False, "errors": exc.errors}
-    steps = [{"key": s.key, "name": s.name, "kind": s.kind, "fields": [f.label for f in s.fields],
-              "photos": [p.label for p in s.photos]} for s in tpl.steps]
-    return {"valid": True, "errors": [], "key": tpl.key, "name": tpl.name, "steps": steps}
+    result = check(payload.source)
+    if not result.ok:
+        return {"valid": False, "errors": [str(p) for p in result.problems]}
+    tpl = result.template
+    return {"valid": True, "errors": [], "key": tpl.key, "name": tpl.name, "steps": describe(tpl)}
 
 
 @router.post("/templates", response={201: VersionOut}, summary="Import a template (a new version if the key exists)")

@@ -226,7 +226,7 @@ _PROBLEMS = [
     (r"options must be a non-empty list", lambda m: _("options 必须是非空列表")),
     (r"checklist needs items", lambda m: _("checklist 字段需要 items")),
     (r"items entry (?P<v>.*) must be text or \{key, label\}",
-     lambda m: _("items 中的「{value}」必须是文本或 {key, label}").format(value=_q(m["v"]))),
+     lambda m: _("items 中的「{value}」必须是文本或 {{key, label}}").format(value=_q(m["v"]))),
     (r"items have duplicate keys", lambda m: _("items 中有重复的代码")),
     (r"needs exactly one of equals or in", lambda m: _("须且只须有 equals 或 in 之一")),
     (r"in must be a list", lambda m: _("in 必须是列表")),

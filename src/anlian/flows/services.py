@@ -83,10 +83,14 @@ def template_of(version: TemplateVersion) -> core.Template:
 
 
 def validate_source(source: str) -> core.Template:
-    try:
-        return core.load_template(source)
-    except core.TemplateError as exc:
-        raise Invalid(str(exc), field="source", code="template_invalid") from None
+    """Parse a template the way the editor checks it (duplicate YAML keys, size, syntax with line
+    numbers, every schema problem in Chinese), or raise Invalid listing every problem."""
+    from anlian.flows.checking import check
+
+    result = check(source)
+    if not result.ok:
+        raise Invalid("\n".join(str(p) for p in result.problems), field="source", code="template_invalid")
+    return result.template
 
 
 def save_version(user: Any, template: FlowTemplate | None, source: str, *, owner=None, publish: bool = False) -> TemplateVersion:
