@@ -1,5 +1,7 @@
 """The port hot-work job of issue 3, end to end with the timing of a real job."""
 
+from datetime import timedelta
+
 from anlian.flows.core import chain_hash, replay
 from anlian.flows.core.events import Event
 
@@ -52,3 +54,21 @@ def test_my_tasks_at_each_moment():
     job.do(ANALYST, "complete", step="gas", values={"lel": 0.2, "instrument": "GD-07"}, photos={"meter": ["m"]})
     assert ("approve", "approve") in allowed(APPROVER)
     assert allowed(GUARDIAN) == [("suspend", None)]  # named guardian may always stop the work
+
+
+def test_my_tasks_shortcut_agrees_with_decide_through_the_whole_job():
+    from anlian.flows.core import decide, tasks
+
+    from .helpers import ANALYST, APPROVER, GUARDIAN, OWNER, SUPERVISOR, world
+
+    job = Job()
+    stages = [job.start, job.applied, job.gassed, job.approved, job.patrolled, job.finished, job.rechecked]
+    for stage in stages:
+        fresh = Job()
+        getattr(fresh, stage.__name__)()
+        for actor in (APPLICANT, ANALYST, APPROVER, GUARDIAN, OWNER, SUPERVISOR):
+            for hours in (0, 3, 80):
+                now = fresh.clock.now + timedelta(hours=hours)
+                for facts in (fresh.facts, world(frozen={"berth-3"})):
+                    full = [d for d in decide(fresh.tpl, fresh.events, actor, now, facts) if d.allowed and d.step]
+                    assert tasks(fresh.tpl, fresh.events, actor, now, facts) == full

@@ -130,3 +130,16 @@ def test_replay_is_deterministic(doc, operations):
     assert replay(tpl, events) == state
     assert replay(load_template(doc), [Event.from_dict(e.to_dict()) for e in events]) == state
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+@SETTINGS
+@given(templates(), ops, st.integers(0, 3000))
+def test_my_tasks_shortcut_agrees_with_decide(doc, operations, minutes):
+    from anlian.flows.core import tasks
+
+    tpl, events, _ = run(doc, operations)
+    now = T0 + timedelta(minutes=minutes)
+    for facts in (StaticFacts(), StaticFacts(frozen={"A"})):
+        for actor in (WORKER, BOSS):
+            full = [d for d in decide(tpl, events, actor, now, facts) if d.allowed and d.step]
+            assert tasks(tpl, events, actor, now, facts) == full

@@ -421,9 +421,12 @@ def my_tasks(user: Any, now: datetime | None = None) -> list[tuple[Instance, lis
     live = access.visible(Instance, user, VIEW).filter(
         status__in=[InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED]).select_related(
         "version__template", "area__org_unit", "applicant")[:200]
-    out = []
+    person, facts, out = getattr(user, "person", None), DbFacts(), []
+    if person is None:
+        return []
     for instance in live:
-        allowed = [d for d in decisions(user, instance, now) if d.allowed and d.step]
+        allowed = core.tasks(template_of(instance.version), core_events(instance),
+                             actor_facts(person, instance.area.org_unit), now, facts)
         if allowed:
             out.append((instance, allowed))
     return out

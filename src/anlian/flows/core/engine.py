@@ -48,6 +48,28 @@ def decide(tpl: Template, events: list[Event], actor: ActorFacts, now: datetime,
     return out + [_decision(tpl, state, _probe(kind), actor, now, facts, memo) for kind in JOB_ACTIONS]
 
 
+def tasks(tpl: Template, events: list[Event], actor: ActorFacts, now: datetime,
+          facts: WorldFacts) -> list[Decision]:
+    """The step actions this person may take now — what "my tasks" lists. The same answers as the
+    allowed step decisions of ``decide``, without working out a reason for every refused action:
+    steps that cannot be open (done, behind an unfinished predecessor, not the step to redo) are
+    skipped before any rule runs."""
+    state = replay(tpl, events)
+    if state.status != "active" or state.expired(now):
+        return []
+    memo: dict = {}
+    out = []
+    for s in tpl.steps:
+        if (state.steps[s.key].done and not s.repeat) or (state.redo and s.key not in state.redo) \
+                or any(not state.steps[k].done for k in s.after):
+            continue
+        for kind in _step_actions(s):
+            decision = _decision(tpl, state, _probe(kind, s.key), actor, now, facts, memo)
+            if decision.allowed:
+                out.append(decision)
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _probe(kind: str, step: str | None = None) -> Action:
     """The payload-less action decide() asks about: never changed nor handed out, so shared."""
