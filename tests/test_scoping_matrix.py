@@ -26,6 +26,7 @@ from anlian.flows import services as flow_services
 from anlian.flows import shipped
 from anlian.flows.models import Endorsement, Event, FlowTemplate, Instance, TemplateVersion
 from anlian.orgs.models import Area, Equipment, OrgUnit, Person, Role, RoleGrant
+from anlian.permits.models import Refusal
 from tests.conftest import World, client_for
 from tests.flows.port import jpeg
 
@@ -126,6 +127,7 @@ def a_snapshot(w: World) -> str:
         "events": list(Event.objects.filter(instance__company=w.a.unit).values().order_by("pk")),
         "files": list(StoredFile.objects.filter(company=w.a.unit).values().order_by("pk")),
         "endorsements": list(Endorsement.objects.filter(area__org_unit__path__startswith=path).values().order_by("pk")),
+        "refusals": list(Refusal.objects.filter(area__org_unit__path__startswith=path).values().order_by("pk")),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 
