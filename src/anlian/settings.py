@@ -288,7 +288,9 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
-        "huey": {"level": "INFO"},
+        # With a handler of its own, the worker keeps huey's logs as JSON lines instead of adding
+        # its plain-text handler beside ours (every line twice).
+        "huey": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
     },
 }
 
