@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
 from anlian.core import clock
@@ -54,6 +54,7 @@ INPUT_RULES = {"area_required", "reason_required", "extension_invalid", "person_
                "bad_return_target", "unknown_step", "unknown_action"}
 ACTOR_RULES = {"wrong_actor", "own_permit", "not_permitted", "endorser_not_owner", "not_qualified"}
 MAX_TEXT = 2000
+MAX_TASK_JOBS = 500  # the newest open jobs a person can see, searched for "my tasks"
 MAX_ITEMS = 100
 
 
@@ -418,14 +419,16 @@ def get_instance_for_user(user: Any, pk: Any) -> Instance:
 def my_tasks(user: Any, now: datetime | None = None) -> list[tuple[Instance, list[core.Decision]]]:
     """Open jobs with at least one step action this person may take now."""
     now = now or clock.now()
-    live = access.visible(Instance, user, VIEW).filter(
-        status__in=[InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED]).select_related(
-        "version__template", "area__org_unit", "applicant")[:200]
     person, facts, out = getattr(user, "person", None), DbFacts(), []
     if person is None:
         return []
+    # Only active jobs can have step work (a suspended one can only be stopped); events come in
+    # one query for all the jobs, not one per job.
+    live = access.visible(Instance, user, VIEW).filter(status=InstanceStatus.ACTIVE).select_related(
+        "version__template", "area__org_unit", "applicant").prefetch_related(
+        Prefetch("events", queryset=Event.objects.order_by("seq"), to_attr="ordered_events"))[:MAX_TASK_JOBS]
     for instance in live:
-        allowed = core.tasks(template_of(instance.version), core_events(instance),
+        allowed = core.tasks(template_of(instance.version), [to_core(e) for e in instance.ordered_events],
                              actor_facts(person, instance.area.org_unit), now, facts)
         if allowed:
             out.append((instance, allowed))
