@@ -141,8 +141,10 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}", conn_max_age=60
     )
 }
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept (per worker thread) like PostgreSQL's: opening one costs more than most
+    # requests' queries, with the PRAGMAs below run on each.
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the worker write while pages read; IMMEDIATE avoids "database is locked"
         # upgrades from read to write transactions under concurrent requests.

@@ -41,7 +41,10 @@ def user_for_secret(secret: str) -> Any | None:
     """The active account behind a token, or None for unknown, expired or revoked tokens."""
     if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    token = ApiToken.objects.select_related("user__person").filter(key_hash=_digest(secret)).first()
+    try:
+        token = ApiToken.objects.select_related("user__person").get(key_hash=_digest(secret))
+    except ApiToken.DoesNotExist:
+        return None
     if token is None or not token.is_usable or not token.user.is_active:
         return None
     now = timezone.now()
