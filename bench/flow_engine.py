@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ratio ours/spiff (my-tasks question + apply): best {ratio_best:.3f}, median {ratio_median:.3f}")
     verdict = "PASS" if ratio_best <= GOAL else "FAIL"
     print(f"goal: ours ≤ {GOAL}× spiff per completed job (on best times) — {verdict} ({ratio_best:.3f})")
+    print(f"RESULT flow_engine ratio={ratio_best:.3f} goal={GOAL:g}")
     return 0
 
 
