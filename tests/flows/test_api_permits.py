@@ -493,3 +493,12 @@ def test_template_validation_through_the_api(crew):
     export = admin.get(f"/api/v1/template-versions/{crew.version_id}/export")
     assert export["Content-Type"].startswith("application/x-yaml")
     assert export.content.decode() == (crew_source := _source(crew).replace("（修订）", "")) and crew_source
+
+
+def test_hand_over_only_to_a_person_of_the_company(crew):
+    job = crew.start()
+    refused(crew, crew.applicant, job["id"], 422, "unknown_reference", kind="hand_over",
+            target=str(crew.world.b.worker.pk))
+    refused(crew, crew.applicant, job["id"], 422, "unknown_reference", kind="hand_over", target="abc")
+    refused(crew, crew.applicant, job["id"], 422, "person_required", kind="hand_over")
+    crew.ok(crew.applicant, job["id"], kind="hand_over", target=str(crew.stranger.pk))

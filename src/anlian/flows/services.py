@@ -225,6 +225,11 @@ def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
         if len(items) > MAX_ITEMS or any(isinstance(v, str) and len(v) > MAX_TEXT for v in items) \
                 or any(isinstance(v, (list, dict)) for v in items):
             raise Invalid(_("「{f}」内容过长或格式不正确").format(f=key), field=key, code="field_invalid")
+    if action.kind == "hand_over" and action.target is not None:
+        target = action.target
+        if not (target.isdigit() and len(target) < 19 and Person.objects.filter(
+                pk=int(target), company=company, is_active=True).exists()):
+            raise Invalid(_("接班人不存在"), field="target", code="unknown_reference")
     step = tpl.by_key.get(action.step or "")
     if step is None:
         return
@@ -239,11 +244,6 @@ def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
         ids = {int(r) for r in refs if isinstance(r, str) and r.isdigit() and len(r) < 19}
         if len(ids) != len(set(refs)) or sources[f.type]().filter(pk__in=ids).count() != len(ids):
             raise Invalid(_("「{label}」所选对象不存在").format(label=f.label), field=f.key, code="unknown_reference")
-    if action.kind == "hand_over" and action.target is not None:
-        target = action.target
-        if not (target.isdigit() and len(target) < 19 and Person.objects.filter(
-                pk=int(target), company=company, is_active=True).exists()):
-            raise Invalid(_("接班人不存在"), field="target", code="unknown_reference")
 
 
 CACHED_FIELDS = ("status", "expires_at", "current_steps", "last_seq", "last_hash", "closed_at", "title")

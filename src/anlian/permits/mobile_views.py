@@ -6,6 +6,8 @@ reason next to the field it names, records nothing on the job, and is kept as a 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from typing import Any
 
 from django.contrib import messages
@@ -22,7 +24,7 @@ from anlian.flows import services as flows
 from anlian.flows.core.schema import Step
 from anlian.flows.models import Instance
 from anlian.orgs import access
-from anlian.orgs.models import Area, OrgKind
+from anlian.orgs.models import Area, OrgKind, Person
 from anlian.permits import services
 
 STEP_ACTIONS = {"task": ("complete",), "approval": ("approve", "return", "reject"), "review": ("approve", "return")}
@@ -199,7 +201,10 @@ def _job_page(request: HttpRequest, instance: Instance, error: DomainError | Non
         row["mine"] = row["key"] in mine
     job_actions = [(d.action, services.ACTION_LABELS[d.action], d.action in services.JOB_ACTIONS_WITH_REASON)
                    for d in decisions if d.allowed and d.step is None and d.action in services.JOB_ACTIONS]
+    successors = Person.objects.filter(company=instance.company, is_active=True).exclude(
+        pk=int(state.holder) if str(state.holder or "").isdigit() else None).order_by("name")
     context = {"instance": instance, "tpl": tpl, "state": state, "rows": rows, "job_actions": job_actions,
+               "successors": successors if any(a == "hand_over" for a, _l, _r in job_actions) else (),
                "error": error.message() if error else ""}
     return render(request, "permits/m/job.html", context, status=error.http_status if error else 200)
 
@@ -218,8 +223,14 @@ def job_action(request: HttpRequest, instance_id: int) -> HttpResponse:
     if kind not in services.JOB_ACTIONS:
         return HttpResponseBadRequest(_("不支持的操作"))
     device, location = services.device_context(request.POST)
+    extend_by, target = None, None
+    if kind == "extend":
+        hours = request.POST.get("hours", "")
+        extend_by = timedelta(hours=int(hours)) if hours.isdigit() and 0 < int(hours) <= 720 else timedelta()
+    if kind == "hand_over":
+        target = request.POST.get("target", "").strip()[:20] or None
     action = core.Action(kind, reason=request.POST.get("reason", "").strip()[:services.MAX_TEXT],
-                         device_time=device, location=location)
+                         device_time=device, location=location, extend_by=extend_by, target=target)
     try:
         _person(request)
         flows.act(request.user, instance, action)

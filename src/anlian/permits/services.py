@@ -56,7 +56,7 @@ ACTION_LABELS = {
 }
 CHECK_LABELS = {"done": gettext_lazy("已落实"), "not_applicable": gettext_lazy("不适用")}
 # Job-level actions offered on the phone page (extend and hand-over need their own forms).
-JOB_ACTIONS = ("suspend", "resume", "cancel", "close")
+JOB_ACTIONS = ("suspend", "resume", "extend", "hand_over", "cancel", "close")
 JOB_ACTIONS_WITH_REASON = ("suspend", "cancel")
 
 
