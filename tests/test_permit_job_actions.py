@@ -44,3 +44,59 @@ def test_extend_and_hand_over_from_the_job_page(crew):
     assert last.kind == "handed_over" and last.payload == {"to": str(crew.stranger.pk)}
     # The incoming holder must re-confirm on site: the template's hand-over step comes first.
     assert "patrol" in Instance.objects.get(pk=job["id"]).current_steps
+
+
+def test_simultaneous_operation_endorsed_by_the_area_owner_through_the_pages(crew):
+    from anlian.flows.models import Endorsement, FlowTemplate
+
+    clock.set_now(at(8, 0))
+    confined = FlowTemplate.objects.get(key="confined-space", owner=None).published()
+    assert crew.client(crew.applicant).post("/api/v1/instances", {"version_id": confined.pk,
+                                            "area_id": crew.world.a.area.pk},
+                                            content_type="application/json").status_code == 201
+    area = crew.world.a.area
+    start_url = reverse("permits:start") + f"?version={crew.version_id}&area={area.pk}"
+    applicant = crew.client(crew.applicant)
+    photos = {"photo__crew": [_jpeg(1)], "photo__loto": [_jpeg(2)]}
+    form = {"do": "complete", **_apply_form(crew)}
+    refused = applicant.post(start_url, {**form, **photos})
+    assert refused.status_code == 409
+    assert reverse("permits:endorse") in refused.content.decode()  # tells whom to ask, and where
+
+    # Only the area owner may endorse; the page lists only the areas they own.
+    assert crew.client(crew.analyst).post(reverse("permits:endorse"), {"area": area.pk, "template": "hot-work-2",
+                                          "reason": "x", "hours": "2"}).status_code == 422
+    owner = crew.client(crew.owner)
+    assert area.name in owner.get(reverse("permits:endorse")).content.decode()
+    assert owner.post(reverse("permits:endorse"), {"area": area.pk, "template": "hot-work-2", "reason": "",
+                                                   "hours": "2"}).status_code == 422
+    assert owner.post(reverse("permits:endorse"), {"area": area.pk, "template": "hot-work-2", "hours": "99",
+                                                   "reason": "已隔离"}).status_code == 422
+    assert owner.post(reverse("permits:endorse"), {"area": area.pk, "template": "hot-work-2",
+                                                   "reason": "受限空间已撤人并隔离", "hours": "2"}).status_code == 302
+    endorsement = Endorsement.objects.get()
+    page = applicant.get(start_url).content.decode()
+    assert "受限空间已撤人并隔离" in page
+    done = applicant.post(start_url, {**form, "photo__crew": [_jpeg(3)], "photo__loto": [_jpeg(4)],
+                                      "endorsement": str(endorsement.pk)})
+    assert done.status_code == 302, done.content.decode()[:2000]
+    endorsement.refresh_from_db()
+    assert endorsement.used_by is not None and endorsement.used_by.version_id == crew.version_id
+
+
+def _jpeg(seed: int):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.flows.port import jpeg
+
+    return SimpleUploadedFile(f"{seed}.jpg", jpeg(seed + 40), content_type="image/jpeg")
+
+
+def _apply_form(crew: Crew) -> dict:
+    values = crew.apply_values()
+    form = {f"f__{k}": v for k, v in values.items() if k not in ("measures", "operators", "risks")}
+    form["f__operators"] = values["operators"]
+    form["f__risks"] = values["risks"]
+    for item, answer in values["measures"].items():
+        form[f"c__measures__{item}"] = answer
+    return form

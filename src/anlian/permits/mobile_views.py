@@ -92,8 +92,10 @@ def start(request: HttpRequest) -> HttpResponse:
     tpl = flows.template_of(version)
     step = _first_step(tpl)
     company = _company_of(area)
+    endorsements = services.usable_endorsements(request.user, area, tpl.key)
     ctx = {"version": version, "area": area, "tpl": tpl, "step": step, "company": company,
-           "validity": services.duration_text(tpl.validity),
+           "validity": services.duration_text(tpl.validity), "endorsements": endorsements,
+           "endorse_url": f"{reverse('permits:endorse')}?area={area.pk}&template={tpl.key}",
            "post_url": f"{reverse('permits:start')}?version={version.pk}&area={area.pk}"}
     if request.method != "POST":
         return _step_form(request, "permits/m/start_form.html", ctx, step, {}, kinds=("complete",))
@@ -103,15 +105,48 @@ def start(request: HttpRequest) -> HttpResponse:
         if submission and submission.error:
             raise submission.error
         device, location = services.device_context(request.POST)
+        chosen = request.POST.get("endorsement", "")
+        endorsement = endorsements.filter(pk=chosen).first() if chosen.isdigit() and len(chosen) < 12 else None
         instance = flows.start(request.user, version, area, first=submission.action if submission else None,
-                               device_time=device, location=location)
+                               endorsement=endorsement, device_time=device, location=location)
     except DomainError as exc:
         services.record_refusal(request.user, exc, version=version, area=area, action="start",
                                 step=step.key if step else "")
+        ctx["needs_endorsement"] = exc.code == "conflict_needs_endorsement"
         return _step_form(request, "permits/m/start_form.html", ctx, step, {}, kinds=("complete",),
                           submission=submission, error=exc)
     messages.success(request, _("已发起作业 {number}").format(number=instance.number))
     return redirect("permits:job", instance_id=instance.pk)
+
+
+@login_required
+def endorse(request: HttpRequest) -> HttpResponse:
+    """An area owner allows one more job of a kind beside a conflicting one (simultaneous operations)."""
+    person = _person(request)
+    areas = services.endorsable_areas(request.user)
+    keys = {v.template.key: v.template.name for v in flows.startable_versions(request.user)}
+    form = {"area": request.POST.get("area") or request.GET.get("area", ""),
+            "template": request.POST.get("template") or request.GET.get("template", ""),
+            "reason": request.POST.get("reason", "").strip(), "hours": request.POST.get("hours", "2")}
+    error = ""
+    if request.method == "POST":
+        area = areas.filter(pk=form["area"]).first() if form["area"].isdigit() and len(form["area"]) < 12 else None
+        hours = int(form["hours"]) if form["hours"].isdigit() and 0 < int(form["hours"]) <= 24 else 0
+        if area is None or form["template"] not in keys or not hours:
+            error = _("请选择区域、作业类型和有效时长（1～24小时）")
+        else:
+            try:
+                flows.endorse(request.user, area, form["template"], form["reason"][:200], hours * 60)
+            except DomainError as exc:
+                error = exc.message()
+            else:
+                messages.success(request, _("已确认：{area} 可同时进行{kind}").format(area=area.name,
+                                                                              kind=keys[form["template"]]))
+                return redirect("permits:endorse")
+    recent = services.recent_endorsements(person)
+    return render(request, "permits/m/endorse.html", {"areas": areas, "kinds": sorted(keys.items()), "form": form,
+                                                      "error": error, "recent": recent},
+                  status=422 if error else 200)
 
 
 # --- a step ---------------------------------------------------------------------------------------------

@@ -29,9 +29,10 @@ from anlian.flows import core
 from anlian.flows import services as flows
 from anlian.flows.core.fields import shown
 from anlian.flows.core.schema import PRESENCE_SLOT, Field, Step
-from anlian.flows.models import AreaFreeze, Event, FlowTemplate, Instance, InstanceStatus, TemplateVersion
+from anlian.flows.models import AreaFreeze, Endorsement, Event, FlowTemplate, Instance, InstanceStatus, TemplateVersion
 from anlian.orgs import access
 from anlian.orgs.models import Area, Equipment, OrgUnit, Person
+from anlian.orgs.permissions import MANAGE_ORG
 from anlian.permits.models import Refusal
 
 # Form names: a field's value, one checklist item, a slot's new files, a slot's already stored files,
@@ -583,3 +584,24 @@ def ledger_rows(qs: QuerySet) -> list[list[Any]]:
 
 def _local(moment: datetime | None) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+# --- simultaneous operations ----------------------------------------------------------------------------
+
+
+def usable_endorsements(user: Any, area: Area, template_key: str):
+    """Area owners' endorsements that a new job of `template_key` in `area` may use now."""
+    now = clock.now()
+    return access.visible(Endorsement, user).filter(
+        area=area, template_key=template_key, used_by__isnull=True, created_at__lte=now, valid_until__gt=now,
+    ).select_related("endorsed_by").order_by("-created_at")
+
+
+def endorsable_areas(user: Any):
+    """Areas whose owner this user is: those of units they manage."""
+    return access.visible(Area, user, MANAGE_ORG).select_related("org_unit").order_by("org_unit__path", "name")
+
+
+def recent_endorsements(person: Person):
+    return Endorsement.objects.filter(endorsed_by=person).select_related("area", "used_by").order_by(
+        "-created_at")[:20]

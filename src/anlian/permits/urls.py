@@ -10,6 +10,7 @@ urlpatterns = [
     # phone
     path("m/permits/", mobile_views.tasks, name="tasks"),
     path("m/permits/new/", mobile_views.start, name="start"),
+    path("m/permits/endorse/", mobile_views.endorse, name="endorse"),
     path("m/permits/<int:instance_id>/", mobile_views.job, name="job"),
     path("m/permits/<int:instance_id>/action/", mobile_views.job_action, name="job_action"),
     path("m/permits/<int:instance_id>/steps/<str:step_key>/", mobile_views.step, name="step"),
