@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from anlian.core import clock
 from anlian.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from anlian.core.prepared import Prepared
 from anlian.evidence.models import StoredFile
 from anlian.flows import core
 from anlian.flows.core.events import Event as CoreEvent
@@ -36,7 +37,7 @@ from anlian.flows.models import (
 )
 from anlian.flows.numbering import next_number
 from anlian.orgs import access
-from anlian.orgs.models import Area, Equipment, OrgKind, Person
+from anlian.orgs.models import Area, Equipment, OrgKind, OrgUnit, Person
 from anlian.orgs.permissions import MANAGE_ORG, VIEW
 
 GENESIS = "0" * 64
@@ -183,8 +184,22 @@ def startable_versions(user: Any):
 EVENT_COLUMNS = ("seq", "kind", "actor_key", "server_time", "step", "device_time", "payload", "lat", "lng")
 
 
+# The reads of a step submission, compiled once (core.prepared): they run on every step.
+EVENTS = Prepared(lambda job: Event.objects.filter(instance_id=job).order_by("seq").values_list(*EVENT_COLUMNS))
+FILES = Prepared(lambda company, refs: StoredFile.objects.filter(company_id=company, sha256__in=refs)
+                 .values_list("sha256"))
+PEOPLE = Prepared(lambda company, ids: Person.objects.filter(company_id=company, is_active=True, pk__in=ids)
+                  .values_list("pk"))
+# In model order: Model.from_db maps a subset of values onto the concrete fields in that order.
+JOB_FIELDS = tuple(f.attname for f in Instance._meta.concrete_fields if f.attname in {
+    "id", "version_id", "org_unit_id", "company_id", "area_id", "applicant_id", "number", "status",
+    "current_steps", "expires_at", "closed_at", "last_seq", "last_hash", "title", "started_at"})
+LOCKED_JOB = Prepared(lambda job: Instance.objects.filter(pk=job).select_for_update(of=("self",)).values_list(
+    *JOB_FIELDS, "org_unit__path", "org_unit__kind", "version__source"))
+
+
 def core_events(instance: Instance) -> list[CoreEvent]:
-    rows = Event.objects.filter(instance_id=instance.pk).order_by("seq").values_list(*EVENT_COLUMNS)
+    rows = EVENTS.rows(instance.pk)
     return [CoreEvent(seq=seq, kind=kind, actor=actor, server_time=server_time, step=step or None,
                       device_time=device_time, payload=payload,
                       location=(lat, lng) if lat is not None and lng is not None else None)
@@ -210,7 +225,7 @@ def _check_photos(company, action: core.Action) -> None:
     refs = {ref for refs in action.photos.values() for ref in refs}
     if not refs:
         return
-    found = set(StoredFile.objects.filter(company=company, sha256__in=refs).values_list("sha256", flat=True))
+    found = {sha for (sha,) in FILES.rows(company, sorted(refs))}
     missing = sorted(refs - found)
     if missing:
         raise Invalid(_("照片 {ref} 不存在，请重新上传").format(ref=missing[0][:12]), field="photos",
@@ -234,15 +249,16 @@ def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
     if step is None:
         return
     in_company = Q(org_unit__company=company) | Q(org_unit=company)
-    sources = {"person": lambda: Person.objects.filter(company=company, is_active=True),
-               "area": lambda: Area.objects.filter(in_company), "equipment": lambda: Equipment.objects.filter(in_company)}
+    sources = {"person": lambda ids: len(PEOPLE.rows(company, sorted(ids))),
+               "area": lambda ids: Area.objects.filter(in_company, pk__in=ids).count(),
+               "equipment": lambda ids: Equipment.objects.filter(in_company, pk__in=ids).count()}
     for f in step.fields:
         value = action.values.get(f.key)
         if f.type not in sources or value in (None, "", []):
             continue
         refs = value if isinstance(value, list) else [value]
         ids = {int(r) for r in refs if isinstance(r, str) and r.isdigit() and len(r) < 19}
-        if len(ids) != len(set(refs)) or sources[f.type]().filter(pk__in=ids).count() != len(ids):
+        if len(ids) != len(set(refs)) or sources[f.type](ids) != len(ids):
             raise Invalid(_("「{label}」所选对象不存在").format(label=f.label), field=f.key, code="unknown_reference")
 
 
@@ -361,16 +377,11 @@ def act(user: Any, instance: Instance | int, action: core.Action, *, now: dateti
     person = _person_of(user)
     now = now or clock.now()
     with transaction.atomic():
-        # The job's unit is its area's unit: one join serves the scope check and the actor's roles.
-        rows = Instance.objects.select_for_update().select_related("version", "org_unit")
-        try:
-            locked = rows.get(pk=instance.pk if isinstance(instance, Instance) else instance)
-        except Instance.DoesNotExist:
-            raise NotFound() from None
+        locked, source = _lock(instance.pk if isinstance(instance, Instance) else instance)
         if not isinstance(instance, Instance) and not _sees(user, person, locked):
             raise NotFound()
         _check_photos(locked.company_id, action)
-        tpl = template_of(locked.version)
+        tpl = _parse(source)
         _check_submission(locked.company_id, tpl, action)
         events = core_events(locked)
         try:
@@ -382,6 +393,21 @@ def act(user: Any, instance: Instance | int, action: core.Action, *, now: dateti
         for name in CACHED_FIELDS:  # the caller's copy now says what the events say
             setattr(instance, name, getattr(locked, name))
     return row
+
+
+def _lock(pk: int) -> tuple[Instance, str]:
+    """The job row, locked until the transaction ends, with its unit (the area's: it serves the
+    scope check and the actor's roles) and its template's source."""
+    found = LOCKED_JOB.rows(pk)
+    if not found:
+        raise NotFound()
+    *values, path, kind, source = found[0]
+    job = Instance.from_db("default", JOB_FIELDS, values)
+    known = {"id": job.org_unit_id, "path": path, "kind": kind}
+    names = [f.attname for f in OrgUnit._meta.concrete_fields if f.attname in known]  # model order
+    unit = OrgUnit.from_db("default", names, [known[n] for n in names])
+    job._state.fields_cache["org_unit"] = unit
+    return job, source
 
 
 def _sees(user: Any, person: Person, instance: Instance) -> bool:

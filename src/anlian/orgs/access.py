@@ -8,6 +8,7 @@ subtrees the person's grants cover. Another company's object is simply not found
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
@@ -15,6 +16,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 
 from anlian.core.errors import Forbidden, NotFound
+from anlian.core.prepared import Prepared
 from anlian.orgs.permissions import VIEW
 
 M = TypeVar("M", bound=models.Model)
@@ -68,11 +70,7 @@ def scope_of(user: Any) -> Scope:
         return NO_SCOPE
     cached = getattr(user, "_anlian_scope", None)
     if cached is None:
-        from anlian.orgs.models import RoleGrant
-
-        rows = RoleGrant.objects.filter(person__user=user, person__is_active=True).values_list(
-            "org_unit__path", "role__permissions", "org_unit__company__path", "role__code", "org_unit__kind"
-        )
+        rows = _grants().rows(user.pk)
         cached = Scope(
             user.is_superuser,
             tuple((path, frozenset(perms)) for path, perms, _company, _code, _kind in rows),
@@ -81,6 +79,16 @@ def scope_of(user: Any) -> Scope:
         )
         user._anlian_scope = cached
     return cached
+
+
+@lru_cache(maxsize=1)
+def _grants() -> Prepared:
+    """An account's grants: asked on every request, so compiled once (core.prepared)."""
+    from anlian.orgs.models import RoleGrant
+
+    return Prepared(lambda user_id: RoleGrant.objects.filter(person__user_id=user_id, person__is_active=True)
+                    .values_list("org_unit__path", "role__permissions", "org_unit__company__path", "role__code",
+                                 "org_unit__kind"))
 
 
 def forget_scope(user: Any) -> None:

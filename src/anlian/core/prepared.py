@@ -1,0 +1,88 @@
+"""Read queries compiled to SQL once, then run many times with new values.
+
+Django compiles a queryset to SQL each time it is evaluated. On this project's hot paths (every
+API request looks up its token and the person's grants; a step submission reads the job and its
+events) compiling costs about 0.3 ms a query, ten times running it. A `Prepared` query is written
+with the ORM as usual, compiled on first use with marker values in place of its arguments, and
+afterwards only executed, with the ORM's own column converters applied to the rows.
+
+    EVENTS = Prepared(lambda job: Event.objects.filter(instance_id=job).values_list("seq", "kind"))
+    EVENTS.rows(42)   # [(1, "started"), ...]
+
+Arguments are ints or strings, or lists of them (for `__in`; each length compiles once; an empty
+list gives no rows). Compiled queries are kept per thread, because a compiler holds its thread's
+connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connections
+from django.db.models import QuerySet
+
+# Markers stand for the arguments while compiling; they must come out of the ORM unchanged.
+_INT_MARKER = 4_611_686_018_427_387_000  # near 2**62: a valid bigint that no row here will have
+_STR_MARKER = "\x1fprepared-argument-{}\x1f"
+
+
+class Prepared:
+    def __init__(self, build: Callable[..., QuerySet]):
+        self._build = build
+        self._local = threading.local()
+
+    def rows(self, *args: Any) -> list[tuple]:
+        if any(isinstance(a, (list, tuple, set, frozenset)) and not a for a in args):
+            return []
+        args = tuple(list(a) if isinstance(a, (list, tuple, set, frozenset)) else a for a in args)
+        shape = tuple((type(a[0]), len(a)) if isinstance(a, list) else type(a) for a in args)
+        compiled = self._local.__dict__.setdefault("compiled", {})
+        entry = compiled.get(shape)
+        if entry is None:
+            entry = compiled[shape] = self._compile(args)
+        compiler, sql, slots, converters = entry
+        flat = _flatten(args)
+        params = [flat[index] if index is not None else constant for index, constant in slots]
+        with connections[compiler.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+        if converters:
+            return [tuple(row) for row in compiler.apply_converters(found, converters)]
+        return found
+
+    def _compile(self, args: tuple) -> tuple:
+        markers, counter = [], iter(range(10_000))
+
+        def marker(value: Any) -> Any:
+            n = next(counter)
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise TypeError(f"prepared query arguments are ints or strings, not {type(value).__name__}")
+            made = _INT_MARKER + n if isinstance(value, int) else _STR_MARKER.format(n)
+            markers.append(made)
+            return made
+
+        sample = tuple([marker(v) for v in a] if isinstance(a, list) else marker(a) for a in args)
+        queryset = self._build(*sample)
+        compiler = queryset.query.get_compiler(queryset.db)
+        sql, params = compiler.as_sql()
+        slots = []
+        for param in params:
+            if param in markers:
+                slots.append((markers.index(param), None))
+            elif isinstance(param, str) and _STR_MARKER[:1] in param:
+                raise ValueError("a prepared query's argument is changed by its lookup (e.g. LIKE); use exact or in")
+            else:
+                slots.append((None, param))  # a constant of the query itself (is_active=True…)
+        if sorted(i for i, _c in slots if i is not None) != list(range(len(markers))):
+            raise ValueError("every argument of a prepared query must appear once in its SQL")
+        fields = [column[0] for column in compiler.select[0:compiler.col_count]]
+        return compiler, sql, slots, compiler.get_converters(fields)
+
+
+def _flatten(args: Sequence[Any]) -> list[Any]:
+    flat: list[Any] = []
+    for a in args:
+        flat.extend(a if isinstance(a, list) else [a])
+    return flat
