@@ -316,3 +316,17 @@ def test_a_retry_while_the_first_request_runs_is_409_until_that_request_is_stale
     assert_error(api("post", "/org-units", body, HTTP_IDEMPOTENCY_KEY="busy"), 409, "idempotency_in_progress")
     IdempotencyRecord.objects.filter(key="busy").update(created_at=timezone.now() - timedelta(minutes=10))
     assert api("post", "/org-units", body, HTTP_IDEMPOTENCY_KEY="busy").status_code == 201
+
+
+def test_nul_characters_are_refused_everywhere(world):
+    """PostgreSQL cannot store or compare them: a clear 4xx, never a 500, on SQLite and PostgreSQL."""
+    from tests.conftest import client_for
+
+    client = client_for(world.a.admin)
+    response = client.post("/api/v1/areas", {"org_unit_id": world.a.plant.pk, "name": "罐区\u0000"},
+                           content_type="application/json")
+    assert response.status_code == 422 and response.json()["code"] == "nul_character"
+    assert client.get("/api/v1/areas?q=%00").status_code == 422
+    assert client.get("/permits/?type=%00&person=%00").status_code == 422
+    assert client.post("/org/", {"name": "a\x00b"}).status_code in (400, 403, 404, 405, 422)
+    assert client.get("/v/abc%00def/").status_code in (404, 422)

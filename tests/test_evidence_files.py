@@ -57,9 +57,10 @@ def test_another_company_and_strangers_get_nothing(world):
 
 def test_bad_hashes_are_404_never_500(world):
     client = client_for(world.a.admin)
-    for bad in ("0" * 64, "abc", "Z" * 64, "../" * 22, "a" * 65, "%00" * 10):
+    for bad in ("0" * 64, "abc", "Z" * 64, "../" * 22, "a" * 65, "%01" * 10):
         assert client.get(f"/files/{bad}/").status_code == 404
         assert client.get(f"/files/{bad}/thumb/").status_code == 404
+    assert client.get("/files/" + "%00" * 10 + "/").status_code == 422  # NUL: refused at the door
 
 
 def test_the_same_photo_in_two_companies_is_served_from_the_viewers_own(world):

@@ -308,7 +308,8 @@ def test_bad_input_answers_4xx_never_5xx(world, crew, approval_version):
             reverse("permits:verify", args=["x" * 200])]
     for url in gets:
         assert client.get(url).status_code == 404, url
-    odd = [reverse("permits:ledger") + "?area=abc&start=2025-13-45&end=x&status=nope&type=%00&page=-1",
+    assert client.get(reverse("permits:ledger") + "?type=%00").status_code == 422  # NUL: refused at the door
+    odd = [reverse("permits:ledger") + "?area=abc&start=2025-13-45&end=x&status=nope&type=%01&page=-1",
            reverse("permits:ledger") + "?start=9999-99-99&person=" + "x" * 500]
     for url in odd:
         assert client.get(url).status_code == 200, url

@@ -13,13 +13,14 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
+from ninja.parser import Parser
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 from ninja.security.session import SessionAuth
 from ninja.utils import check_csrf
 
 from anlian.accounts.tokens import user_for_secret
-from anlian.core.errors import DomainError
+from anlian.core.errors import DomainError, Invalid
 
 
 class CsrfFailed(DomainError):
@@ -55,7 +56,28 @@ class SessionCsrfAuth(SessionAuth):
         return user
 
 
+class JsonParser(Parser):
+    """JSON bodies, refusing text with NUL characters, which PostgreSQL cannot store."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        if _has_nul(data):
+            raise Invalid(_("请求中含有不允许的字符"), code="nul_character")
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 api = NinjaAPI(
+    parser=JsonParser(),
     title="Anlian API",
     version="1",
     urls_namespace="api",
@@ -120,6 +142,8 @@ HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404:
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError):
+    if isinstance(exc.__cause__, DomainError):  # refused by our body parser (JsonParser)
+        return on_domain_error(request, exc.__cause__)
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
         # ninja wraps the parser's JSONDecodeError / UnicodeDecodeError in a bare 400.
         return _error(request, 400, "malformed_json", _("请求内容不是有效的 JSON"))

@@ -148,6 +148,13 @@ API_STATUS_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405:
                     413: "body_too_large", 500: "server_error"}
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _values(query) -> list[str]:
+    return [v for key in query for v in [key, *query.getlist(key)]]
+
+
 class DomainErrorMiddleware:
     """Render a refusal raised by a page view as a page (or htmx fragment) with its status.
 
@@ -174,6 +181,17 @@ class DomainErrorMiddleware:
         if response.has_header("Allow"):
             json_response["Allow"] = response["Allow"]
         return json_response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        """PostgreSQL cannot store or compare text with NUL characters: refuse them at the door
+        (query string, form fields, URL parts) rather than fail deep inside a query."""
+        form = request.POST if request.method in UNSAFE_METHODS and request.content_type in FORM_TYPES else {}
+        values = [*_values(request.GET), *_values(form), *(str(v) for v in view_kwargs.values())]
+        if any("\x00" in v for v in values):
+            from anlian.core.errors import Invalid
+
+            return self.process_exception(request, Invalid(_("请求中含有不允许的字符"), code="nul_character"))
+        return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from django.shortcuts import render

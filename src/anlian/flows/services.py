@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from anlian.core import clock
 from anlian.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from anlian.core.prepared import Prepared
+from anlian.core.prepared import Prepared, PreparedInsert, PreparedUpdate
 from anlian.evidence.models import StoredFile
 from anlian.flows import core
 from anlian.flows.core.events import Event as CoreEvent
@@ -263,13 +263,16 @@ def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
 
 
 CACHED_FIELDS = ("status", "expires_at", "current_steps", "last_seq", "last_hash", "closed_at", "title")
+# The writes of every action, compiled once (core.prepared); nothing listens to these models' signals.
+NEW_EVENT = PreparedInsert(Event)
+SAVE_JOB = PreparedUpdate(Instance, CACHED_FIELDS)
 
 
 def _append(instance: Instance, tpl: core.Template, history: list[CoreEvent], new: CoreEvent,
             person: Person | None) -> Event:
     """Record `new` after `history` (the job's events so far) and refresh the job's cached copies."""
     digest = core.chain_hash(instance.last_hash or GENESIS, new)
-    row = Event.objects.create(
+    row = NEW_EVENT.create(
         instance=instance, seq=new.seq, kind=new.kind, step=new.step or "", actor=person,
         actor_key=new.actor, payload=new.payload, server_time=new.server_time, device_time=new.device_time,
         lat=new.location[0] if new.location else None, lng=new.location[1] if new.location else None,
@@ -298,7 +301,7 @@ def _refresh(instance: Instance, tpl: core.Template, history: list[CoreEvent], n
     title = state.values.get("content")
     if isinstance(title, str) and title:
         instance.title = title[:200]
-    instance.save(update_fields=CACHED_FIELDS)
+    SAVE_JOB.run(instance.pk, {name: getattr(instance, name) for name in CACHED_FIELDS})
     # Participants only grow: someone once named keeps sight of the job they were part of.
     added = _people(tpl, state) - (_people(tpl, before) if history else set())
     if added:
