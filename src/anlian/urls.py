@@ -5,6 +5,7 @@ from anlian.core import views as core_views
 from anlian.core.api import api
 
 urlpatterns = [
+    path("api/v1/", api.urls),  # first: phones submit steps here, and URL resolution walks this list
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -14,6 +15,5 @@ urlpatterns = [
     path("", include("anlian.permits.urls")),
     path("flow-templates/", include("anlian.flows.urls")),
     path("files/", include("anlian.evidence.urls")),
-    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
