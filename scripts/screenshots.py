@@ -70,6 +70,7 @@ def desktop(browser, base: str, out: Path) -> None:
     page.goto(f"{base}/people/")
     language(page, "en")
     shot(page, out, "desktop-people-en", None, base, full=False)
+    shot(page, out, "desktop-ledger-en", "/permits/", base, full=False)
     language(page, "zh-hans")
     page.close()
 
@@ -83,6 +84,8 @@ def phone(browser, base: str, out: Path) -> None:
     page.goto(f"{base}/m/me/")
     language(page, "en")
     shot(page, out, "phone-me-en", None, base)
+    shot(page, out, "phone-start-en", "/m/permits/new/", base)
+    page.goto(f"{base}/m/me/")  # "me" carries the language switch
     language(page, "zh-hans")
     page.close()
 
