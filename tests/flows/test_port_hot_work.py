@@ -72,3 +72,15 @@ def test_my_tasks_shortcut_agrees_with_decide_through_the_whole_job():
                 for facts in (fresh.facts, world(frozen={"berth-3"})):
                     full = [d for d in decide(fresh.tpl, fresh.events, actor, now, facts) if d.allowed and d.step]
                     assert tasks(fresh.tpl, fresh.events, actor, now, facts) == full
+
+
+def test_the_canonical_event_form_is_the_dataclass_fields():
+    """Hashes of stored chains depend on to_dict: it must stay the dataclass's fields, times as ISO."""
+    from dataclasses import asdict
+
+    for event in Job().rechecked().events:
+        reference = asdict(event)
+        reference.update(server_time=event.server_time.isoformat(),
+                         device_time=event.device_time.isoformat() if event.device_time else None,
+                         location=list(event.location) if event.location else None)
+        assert event.to_dict() == reference

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,11 +34,12 @@ class Event:
     location: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["server_time"] = self.server_time.isoformat()
-        doc["device_time"] = self.device_time.isoformat() if self.device_time else None
-        doc["location"] = list(self.location) if self.location else None
-        return doc
+        # Built by hand rather than with dataclasses.asdict, which deep-copies the payload: this
+        # runs for every hash of every event. The chain's canonical JSON is unchanged.
+        return {"seq": self.seq, "kind": self.kind, "actor": self.actor,
+                "server_time": self.server_time.isoformat(), "step": self.step,
+                "device_time": self.device_time.isoformat() if self.device_time else None,
+                "payload": self.payload, "location": list(self.location) if self.location else None}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Event:
