@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "anlian.accounts",
     "anlian.orgs",
     "anlian.evidence",
+    "anlian.trust",
     "anlian.flows",
     "anlian.permits",
 ]

@@ -26,6 +26,16 @@ POLICIES = ("refuse", "endorse")
 SCOPES = ("team", "workshop", "plant", "company", "group")
 GUARDS = ("area_not_frozen", "weather_allows", "qualified")
 CHECK_STATES = ("done", "not_applicable")
+# Photo checks a slot may ask for (anlian.trust runs them), with their options.
+PHOTO_CHECKS = {
+    "freshness": ("max_age",),
+    "reuse": ("distance",),
+    "quality": ("min_sharpness", "min_brightness"),
+    "place": ("within", "of"),
+    "before_after": ("before", "within", "min_distance"),
+}
+PLACE_TARGETS = ("area", "point")
+MAX_REUSE_DISTANCE = 11
 PRESENCE_SLOT = "presence"
 _KEY = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -75,12 +85,30 @@ class Field:
 
 
 @dataclass(frozen=True)
+class PhotoCheck:
+    """One check on a slot's photos; options as sorted (name, value) pairs, durations as timedelta."""
+
+    name: str
+    hard: bool = False
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
 class PhotoSlot:
     key: str
     label: str
     hint: str = ""
     min: int = 0
     max: int = 9
+    checks: tuple[PhotoCheck, ...] = ()
+
+    @property
+    def check_map(self) -> dict[str, dict[str, Any]]:
+        """{check: {option: value, "hard": bool}}, the shape anlian.trust.checks.run_checks takes."""
+        return {c.name: {**dict(c.options), "hard": c.hard} for c in self.checks}
 
 
 @dataclass(frozen=True)
@@ -535,8 +563,71 @@ class _Parser:
             key = self.skey(pdoc, p)
             if key == PRESENCE_SLOT:
                 self.err(p, f"key {PRESENCE_SLOT!r} is reserved for the approver's presence photo")
-            out.append(PhotoSlot(key, self.text(pdoc, "label", p, default=key), self.text(pdoc, "hint", p), lo, hi))
+            out.append(PhotoSlot(key, self.text(pdoc, "label", p, default=key), self.text(pdoc, "hint", p), lo, hi,
+                                 self.photo_checks(pdoc, p)))
         return tuple(out)
+
+    def photo_checks(self, pdoc: dict, path: str) -> tuple[PhotoCheck, ...]:
+        value = pdoc.get("checks")
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            self.err(path, "checks must be a mapping of check names to options")
+            return ()
+        out = []
+        for name, opts in value.items():
+            p = f"{path}.checks.{name}"
+            if name not in PHOTO_CHECKS:
+                self.err(f"{path}.checks", f"unknown check {name!r} (known: {', '.join(PHOTO_CHECKS)})")
+                continue
+            opts = {} if opts is None else opts
+            if not isinstance(opts, dict):
+                self.err(p, "must be a mapping of options (or {})")
+                continue
+            for key in opts:
+                if key != "hard" and key not in PHOTO_CHECKS[name]:
+                    self.err(p, f"unknown option {key!r} (known: {', '.join(PHOTO_CHECKS[name] + ('hard',))})")
+            hard = opts.get("hard", False)
+            if not isinstance(hard, bool):
+                self.err(p, "hard must be true or false")
+                hard = False
+            out.append(PhotoCheck(name, hard, tuple(sorted(self.check_options(name, opts, p).items()))))
+        return tuple(out)
+
+    def check_options(self, name: str, opts: dict, path: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if name == "freshness" and opts.get("max_age") is not None:
+            out["max_age"] = self.duration(opts, "max_age", path)
+        if name == "reuse" and "distance" in opts:
+            d = opts["distance"]
+            if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= MAX_REUSE_DISTANCE:
+                self.err(path, f"distance must be a whole number from 0 to {MAX_REUSE_DISTANCE} (bits of 64)")
+            else:
+                out["distance"] = d
+        for key, top in (("min_sharpness", None), ("min_brightness", 255), ("within", None)):
+            if key in PHOTO_CHECKS[name] and opts.get(key) is not None:
+                v = self.number(opts, key, path)
+                if v is not None and (v < 0 or (top is not None and v > top)):
+                    self.err(path, f"{key} must be ≥ 0" + (f" and ≤ {top}" if top is not None else ""))
+                elif v is not None:
+                    out[key] = v
+        if name == "place":
+            if opts.get("within") is None:
+                self.err(path, "within is required (metres, e.g. within: 30)")
+            out["of"] = self.choice(opts, "of", path, PLACE_TARGETS, "area")
+        if name == "before_after":
+            before = opts.get("before")
+            if not isinstance(before, str) or not before:
+                self.err(path, "before is required: the key of an earlier photo slot")
+            else:
+                out["before"] = before
+            if "min_distance" in opts:
+                d = opts["min_distance"]
+                if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 64:
+                    self.err(path, "min_distance must be a whole number from 1 to 64 (bits of 64)")
+                else:
+                    out["min_distance"] = d
+        return out
 
 
 def _single(item: Any) -> tuple[Any, Any]:
@@ -656,6 +747,22 @@ class _References:
                     step.repeat.until == step.key or step.repeat.until in ancestors[step.key]):
                 self.err(path, f"repeat.until {step.repeat.until!r} must come after this step")
             self.return_refs(path, step, ancestors[step.key])
+            self.before_refs(path, step, ancestors[step.key])
+
+    def before_refs(self, path: str, step: Step, earlier: frozenset[str]) -> None:
+        """before_after.before must name a photo slot of this step (listed before) or of a step before it."""
+        slots = {p.key for s in self.tpl.steps for p in s.photos}
+        for j, slot in enumerate(step.photos):
+            before = next((c.get("before") for c in slot.checks if c.name == "before_after"), None)
+            if before is None:
+                continue
+            here = f"{path}.photos[{j}] ({slot.key}).checks.before_after"
+            ok = before in {p.key for p in step.photos[:j]} or any(
+                before in {p.key for p in s.photos} for s in self.tpl.steps if s.key in earlier)
+            if before not in slots:
+                self.err(here, f"before {before!r} is not a photo slot of this template")
+            elif not ok:
+                self.err(here, f"before {before!r} must be a photo slot of an earlier step or listed earlier in this step")
 
     def return_refs(self, path: str, step: Step, earlier: frozenset[str]) -> None:
         for key in (step.approval.return_to or ()) if step.approval else ():
