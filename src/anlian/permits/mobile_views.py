@@ -6,17 +6,25 @@ reason next to the field it names, records nothing on the job, and is kept as a 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import timedelta
-
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
+from django.template.loader import render_to_string
+from django.utils import timezone
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from anlian.core.errors import DomainError, Forbidden, NotFound
 from anlian.flows import core
@@ -167,8 +175,30 @@ def _step_form(request: HttpRequest, template: str, ctx: dict[str, Any], step: S
         "fields": services.form_fields(step, known, current, choices, errors) if step else [],
         "slots": services.photo_slots(step, photos, errors, presence) if step else [],
         "reason": action.reason if action else "", "target": action.target if action else "",
+        "photo_max_edge": photo_max_edge(),
     }
+    by_key = {s.key: s for s in (step.photos if step else ())}
+    for slot in context["slots"]:
+        slot["camera_only"] = bool(getattr(by_key.get(slot["key"]), "camera_only", False))
     return render(request, template, context, status=error.http_status if error else 200)
+
+
+def photo_max_edge() -> int:
+    """The long edge (px) the phone downscales photos to before uploading them."""
+    return int(getattr(settings, "ANLIAN_PHOTO_MAX_EDGE", 2560))
+
+
+def _offline_meta(request: HttpRequest, instance: Instance, step_: Step) -> dict[str, Any]:
+    """What the offline queue needs to send this step's form through the API later (see queue.js)."""
+    offset = timezone.localtime().strftime("%z")
+    return {
+        "user": request.user.get_username(), "instance": instance.pk, "number": instance.number,
+        "step": step_.key, "stepName": step_.name, "page": reverse("permits:step", args=[instance.pk, step_.key]),
+        "filesUrl": reverse("api:upload_file"), "meUrl": reverse("api:me"),
+        "actionsUrl": reverse("api:act", args=[instance.pk]),
+        "many": [f.key for f in step_.fields if f.many], "datetime": [f.key for f in step_.fields if f.type == "datetime"],
+        "tz": f"{offset[:3]}:{offset[3:]}" if offset else "",
+    }
 
 
 def _step_of(instance: Instance, step_key: str) -> tuple[core.Template, Step]:
@@ -196,6 +226,7 @@ def step(request: HttpRequest, instance_id: int, step_key: str) -> HttpResponse:
         "evidence": services.timeline(instance, before_step=step_.key) if step_.is_approval else [],
         "return_targets": [(k, tpl.by_key[k].name) for k in returnable if k in tpl.by_key],
         "due_at": next((d.due_at for d in mine if d.due_at), None),
+        "offline_meta": json.dumps(_offline_meta(request, instance, step_), ensure_ascii=False),
     }
     # A step returned for changes starts from what was sent last time.
     prefill = {f.key: state.values[f.key] for f in step_.fields if f.key in state.values}
@@ -276,3 +307,32 @@ def job_action(request: HttpRequest, instance_id: int) -> HttpResponse:
     messages.success(request, _("已{action}作业").format(action=services.ACTION_LABELS[kind]))
     return redirect("permits:job", instance_id=instance.pk)
 
+
+
+# --- the service worker ---------------------------------------------------------------------------------
+
+SW_ASSETS = ("permits/queue.js", "permits/permits.js", "permits/permits.css", "core/anlian.css", "core/htmx.min.js")
+
+
+@lru_cache(maxsize=1)
+def _service_worker() -> str:
+    """The worker's script: the same for everyone (no user data), versioned by its assets' contents."""
+    digest = hashlib.sha256()
+    for name in SW_ASSETS:
+        found = finders.find(name)
+        if found:
+            with open(found, "rb") as f:
+                digest.update(f.read())
+    assets = [static(name) for name in SW_ASSETS]
+    return render_to_string("permits/sw.js", {"version": digest.hexdigest()[:12], "assets": json.dumps(assets)})
+
+
+@require_GET
+@never_cache
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """/m/sw.js: open to anyone. A login redirect would break the browser's update check, and the
+    script holds nothing personal: pages are cached by the browser for the session that saw them."""
+    response = HttpResponse(_service_worker(), content_type="application/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/m/"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

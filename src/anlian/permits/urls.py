@@ -8,6 +8,7 @@ app_name = "permits"
 # another company and checks that every page refuses it.
 urlpatterns = [
     # phone
+    path("m/sw.js", mobile_views.service_worker, name="service_worker"),
     path("m/permits/", mobile_views.tasks, name="tasks"),
     path("m/permits/new/", mobile_views.start, name="start"),
     path("m/permits/endorse/", mobile_views.endorse, name="endorse"),
