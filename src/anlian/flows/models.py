@@ -207,3 +207,15 @@ class Endorsement(models.Model):
     class Meta:
         verbose_name = _("同时作业确认")
         verbose_name_plural = _("同时作业确认")
+
+
+class EventPhoto(models.Model):
+    """Which photo an event used, in which slot: finds an earlier use of the same picture (a
+    replacement "proved" with an old photo) without searching every event's payload."""
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="photo_uses")
+    file = models.ForeignKey("evidence.StoredFile", on_delete=models.PROTECT, related_name="uses")
+    slot = models.CharField(max_length=60)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "file", "slot"], name="eventphoto_unique")]

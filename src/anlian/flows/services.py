@@ -29,6 +29,7 @@ from anlian.flows.facts import DbFacts, actor_facts, actor_key
 from anlian.flows.models import (
     Endorsement,
     Event,
+    EventPhoto,
     FlowTemplate,
     Instance,
     InstanceStatus,
@@ -187,7 +188,8 @@ EVENT_COLUMNS = ("seq", "kind", "actor_key", "server_time", "step", "device_time
 # The reads of a step submission, compiled once (core.prepared): they run on every step.
 EVENTS = Prepared(lambda job: Event.objects.filter(instance_id=job).order_by("seq").values_list(*EVENT_COLUMNS))
 FILES = Prepared(lambda company, refs: StoredFile.objects.filter(company_id=company, sha256__in=refs)
-                 .values_list("sha256"))
+                 .values_list("sha256", "pk"))
+USED_BEFORE = Prepared(lambda files: EventPhoto.objects.filter(file_id__in=files).values_list("file_id"))
 PEOPLE = Prepared(lambda company, ids: Person.objects.filter(company_id=company, is_active=True, pk__in=ids)
                   .values_list("pk"))
 # In model order: Model.from_db maps a subset of values onto the concrete fields in that order.
@@ -220,16 +222,56 @@ def _person_of(user: Any) -> Person:
     return person
 
 
-def _check_photos(company, action: core.Action) -> None:
-    """Every photo reference must be a stored file of the job's company."""
+def _check_photos(company, action: core.Action) -> dict[str, int]:
+    """Every photo reference must be a stored file of the job's company: {sha256: file id}."""
     refs = {ref for refs in action.photos.values() for ref in refs}
     if not refs:
-        return
-    found = {sha for (sha,) in FILES.rows(company, sorted(refs))}
-    missing = sorted(refs - found)
+        return {}
+    found = dict(FILES.rows(company, sorted(refs)))
+    missing = sorted(refs - set(found))
     if missing:
         raise Invalid(_("照片 {ref} 不存在，请重新上传").format(ref=missing[0][:12]), field="photos",
                       code="photo_unknown")
+    return found
+
+
+def _photo_findings(job: Instance, tpl: core.Template, events: list[CoreEvent], action: core.Action,
+                    files: dict[str, int], now: datetime) -> list[tuple[str, list]]:
+    """Run the checks each photo slot of the step asks for (anlian.trust); a hard failure refuses
+    the submission with its reason, the rest are kept for the approver: [(slot, findings)]."""
+    step = tpl.by_key.get(action.step or "")
+    slots = [s for s in (step.photos if step else ()) if s.checks and action.photos.get(s.key)]
+    if not slots:
+        return []
+    from anlian.trust import checks as trust
+
+    used = {pk for (pk,) in USED_BEFORE.rows(sorted(files.values()))}
+    base = trust.CheckContext(
+        server_time=now, device_time=action.device_time, job_started_at=job.started_at,
+        area=DbFacts().area(str(job.area_id)), lat=action.location[0] if action.location else None,
+        lng=action.location[1] if action.location else None,
+        earlier_refs=frozenset(sha for sha, pk in files.items() if pk in used))
+    out = []
+    for slot in slots:
+        before = next((c.get("before") for c in slot.checks if c.name == "before_after"), None)
+        context = replace(base, before_refs=tuple(_earlier_photos(events, action, before))) if before else base
+        findings = trust.run_checks(job.company_id, slot.checks, action.photos[slot.key], context)
+        refused = trust.refusal(findings)
+        if refused is not None:
+            raise Invalid(refused.reason, field=f"photos.{slot.key}", code=f"photo_{refused.check}")
+        out.append((slot.key, findings))
+    return out
+
+
+def _earlier_photos(events: list[CoreEvent], action: core.Action, slot: str) -> list[str]:
+    """The photos of slot `slot`: in this submission, else the latest earlier event that has it."""
+    if action.photos.get(slot):
+        return list(action.photos[slot])
+    for event in reversed(events):
+        found = (event.payload.get("photos") or {}).get(slot)
+        if found:
+            return list(found)
+    return []
 
 
 def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
@@ -265,11 +307,12 @@ def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
 CACHED_FIELDS = ("status", "expires_at", "current_steps", "last_seq", "last_hash", "closed_at", "title")
 # The writes of every action, compiled once (core.prepared); nothing listens to these models' signals.
 NEW_EVENT = PreparedInsert(Event)
+NEW_PHOTO_USE = PreparedInsert(EventPhoto)
 SAVE_JOB = PreparedUpdate(Instance, CACHED_FIELDS)
 
 
 def _append(instance: Instance, tpl: core.Template, history: list[CoreEvent], new: CoreEvent,
-            person: Person | None) -> Event:
+            person: Person | None, files: dict[str, int] | None = None) -> Event:
     """Record `new` after `history` (the job's events so far) and refresh the job's cached copies."""
     digest = core.chain_hash(instance.last_hash or GENESIS, new)
     row = NEW_EVENT.create(
@@ -278,6 +321,10 @@ def _append(instance: Instance, tpl: core.Template, history: list[CoreEvent], ne
         lat=new.location[0] if new.location else None, lng=new.location[1] if new.location else None,
         prev_hash=instance.last_hash or GENESIS, hash=digest,
     )
+    for slot, refs in (new.payload.get("photos") or {}).items():
+        for ref in dict.fromkeys(refs):
+            if files and ref in files:
+                NEW_PHOTO_USE.create(event_id=row.pk, file_id=files[ref], slot=slot)
     _refresh(instance, tpl, history, new, row)
     return row
 
@@ -383,7 +430,7 @@ def act(user: Any, instance: Instance | int, action: core.Action, *, now: dateti
         locked, source = _lock(instance.pk if isinstance(instance, Instance) else instance)
         if not isinstance(instance, Instance) and not _sees(user, person, locked):
             raise NotFound()
-        _check_photos(locked.company_id, action)
+        files = _check_photos(locked.company_id, action)
         tpl = _parse(source)
         _check_submission(locked.company_id, tpl, action)
         events = core_events(locked)
@@ -391,7 +438,13 @@ def act(user: Any, instance: Instance | int, action: core.Action, *, now: dateti
             new = core.apply(tpl, events, action, actor_facts(person, locked.org_unit), now, DbFacts())
         except core.Refusal as refusal:
             raise EngineRefusal(refusal) from None
-        row = _append(locked, tpl, events, new, person)
+        findings = _photo_findings(locked, tpl, events, action, files, now)
+        row = _append(locked, tpl, events, new, person, files)
+        if findings:
+            from anlian.trust.checks import store_findings
+
+            for slot, found in findings:
+                store_findings(found, row, locked, slot)
     if isinstance(instance, Instance):
         for name in CACHED_FIELDS:  # the caller's copy now says what the events say
             setattr(instance, name, getattr(locked, name))

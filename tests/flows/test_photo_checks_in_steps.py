@@ -1,0 +1,86 @@
+"""Photo checks (anlian.trust) wired into step submissions: hard ones refuse, soft ones are kept."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, ImageFilter
+
+from anlian.core import clock
+from anlian.flows import services
+from anlian.flows.models import Event, EventPhoto
+from anlian.orgs.access import SYSTEM
+from anlian.trust.models import PhotoFinding
+from tests.conftest import client_for
+
+from .port import at
+
+TEMPLATE = """
+key: patrol-check
+name: 巡检拍照
+kind: inspection
+steps:
+  - key: first
+    name: 第一次巡检
+    actor: applicant
+    photos:
+      - {key: site, label: 现场, min: 1, max: 3, checks: {reuse: {hard: true}, quality: {}}}
+  - key: second
+    name: 第二次巡检
+    actor: applicant
+    photos:
+      - {key: site, label: 现场, min: 1, max: 3, checks: {reuse: {hard: true}, quality: {}}}
+"""
+
+
+def scene(seed: int, blur: float = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    pixels = (rng.random((240, 320, 3)) * 255).astype("uint8")
+    image = Image.fromarray(pixels).resize((640, 480), Image.NEAREST)
+    if blur:
+        image = image.filter(ImageFilter.GaussianBlur(blur))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def job(world):
+    version = services.save_version(SYSTEM, None, TEMPLATE, owner=world.a.unit, publish=True)
+    clock.set_now(at(9, 0))
+    yield services.start(world.a.worker.user, version, world.a.area)
+    clock.set_now(None)
+
+
+def upload(world, data: bytes) -> str:
+    client = client_for(world.a.worker)
+    response = client.post("/api/v1/files", {"file": SimpleUploadedFile("p.jpg", data, content_type="image/jpeg")})
+    assert response.status_code == 201, response.content
+    return response.json()["sha256"]
+
+
+def submit(world, job, step: str, ref: str):
+    return client_for(world.a.worker).post(f"/api/v1/instances/{job.pk}/actions",
+                                           {"kind": "complete", "step": step, "photos": {"site": [ref]}},
+                                           content_type="application/json")
+
+
+def test_a_reused_photo_is_refused_and_a_blurred_one_flagged(world, job):
+    first = upload(world, scene(1))
+    assert submit(world, job, "first", first).status_code == 201
+    assert EventPhoto.objects.filter(file__sha256=first, slot="site").count() == 1
+
+    before = Event.objects.count()
+    again = submit(world, job, "second", first)  # the same picture "proves" the second patrol
+    assert again.status_code == 422 and again.json()["code"] == "photo_reuse"
+    assert again.json()["field"] == "photos.site" and again.json()["message"]
+    assert Event.objects.count() == before
+
+    blurred = upload(world, scene(2, blur=6))
+    assert submit(world, job, "second", blurred).status_code == 201
+    flags = PhotoFinding.objects.filter(file__sha256=blurred, check_name="quality")
+    assert [(f.level, f.hard) for f in flags] == [("fail", False)] and flags[0].event.step == "second"
+    assert not PhotoFinding.objects.filter(file__sha256=first, level="fail").exists()
