@@ -22,6 +22,8 @@ from anlian.orgs import services
 from anlian.orgs.access import SYSTEM
 from anlian.evidence.models import StoredFile
 from anlian.evidence.services import store_photo
+from anlian.flows import core
+import anlian.flows.core as flow_core
 from anlian.flows import services as flow_services
 from anlian.flows import shipped
 from anlian.flows.models import Endorsement, Event, FlowTemplate, Instance, TemplateVersion
@@ -44,6 +46,7 @@ OBJECTS: dict[str, Callable[[World], int]] = {
     "version_id": lambda w: w.a.template_version.pk,
     "sha256": lambda w: w.a.photo.sha256,
     "step_key": lambda w: "enter",  # a key inside the template, not an object of its own
+    "event_id": lambda w: w.a.photo_event.pk,
 }
 # The same parameters for company B's own objects: the attacker must reach these (sanity check).
 OWN_OBJECTS: dict[str, Callable[[World], int]] = {
@@ -59,6 +62,7 @@ OWN_OBJECTS: dict[str, Callable[[World], int]] = {
     "version_id": lambda w: w.b.template_version.pk,
     "sha256": lambda w: w.b.photo.sha256,
     "step_key": lambda w: "enter",
+    "event_id": lambda w: w.b.photo_event.pk,
 }
 # Query-string filters a list page or endpoint might trust: all pointed at company A.
 FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id")
@@ -108,6 +112,15 @@ def add_flows(company, key: str, name: str, seed: int) -> None:
     company.job = flow_services.start(company.worker.user, company.template_version, company.area)
     upload = SimpleUploadedFile("p.jpg", jpeg(seed), content_type="image/jpeg")
     company.photo = store_photo(company.worker.user, company.unit, upload)
+    # A second job whose first step carries the photo: the event of its watermarked display copy.
+    photo_job = flow_services.start(company.worker.user, company.template_version, company.area)
+    company.photo_event = flow_services.act(company.worker.user, photo_job, flow_core.Action(
+        "complete", step="enter", values={"partner": str(company.officer.pk), "place": "泵房"},
+        photos={"of_partner": [company.photo.sha256], "of_self": [company.photo.sha256]}))
+    # The first step with the photo: an event whose photos get watermarked display copies.
+    photos = {"of_partner": [company.photo.sha256], "of_self": [company.photo.sha256]}
+    company.photo_event = flow_services.act(company.worker.user, company.job, core.Action(
+        "complete", step="enter", values={"partner": str(company.admin.pk), "place": "1号皮带机"}, photos=photos))
 
 
 def a_snapshot(w: World) -> str:
