@@ -84,3 +84,28 @@ def test_a_reused_photo_is_refused_and_a_blurred_one_flagged(world, job):
     flags = PhotoFinding.objects.filter(file__sha256=blurred, check_name="quality")
     assert [(f.level, f.hard) for f in flags] == [("fail", False)] and flags[0].event.step == "second"
     assert not PhotoFinding.objects.filter(file__sha256=first, level="fail").exists()
+
+
+RETURNABLE = TEMPLATE.replace("""  - key: second
+    name: 第二次巡检
+    actor: applicant""", """  - key: second
+    name: 复核
+    kind: approval
+    actor: {role: safety_officer}
+    approval: {mode: single, return_to: [first]}""").replace("key: patrol-check", "key: patrol-return")
+
+
+def test_a_step_sent_back_may_be_resubmitted_with_its_own_photos(world):
+    version = services.save_version(SYSTEM, None, RETURNABLE, owner=world.a.unit, publish=True)
+    clock.set_now(at(9, 0))
+    try:
+        job = services.start(world.a.worker.user, version, world.a.area)
+        ref = upload(world, scene(5))
+        assert submit(world, job, "first", ref).status_code == 201
+        sent_back = client_for(world.a.officer).post(
+            f"/api/v1/instances/{job.pk}/actions", {"kind": "return", "step": "second", "target": "first",
+                                                     "reason": "照片不清楚"}, content_type="application/json")
+        assert sent_back.status_code == 201, sent_back.content
+        assert submit(world, job, "first", ref).status_code == 201  # the same step again: not a reuse
+    finally:
+        clock.set_now(None)

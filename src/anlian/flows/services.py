@@ -189,7 +189,8 @@ EVENT_COLUMNS = ("seq", "kind", "actor_key", "server_time", "step", "device_time
 EVENTS = Prepared(lambda job: Event.objects.filter(instance_id=job).order_by("seq").values_list(*EVENT_COLUMNS))
 FILES = Prepared(lambda company, refs: StoredFile.objects.filter(company_id=company, sha256__in=refs)
                  .values_list("sha256", "pk"))
-USED_BEFORE = Prepared(lambda files: EventPhoto.objects.filter(file_id__in=files).values_list("file_id"))
+USED_BEFORE = Prepared(lambda files: EventPhoto.objects.filter(file_id__in=files).values_list(
+    "file_id", "event__instance_id", "event__step"))
 PEOPLE = Prepared(lambda company, ids: Person.objects.filter(company_id=company, is_active=True, pk__in=ids)
                   .values_list("pk"))
 # In model order: Model.from_db maps a subset of values onto the concrete fields in that order.
@@ -245,7 +246,9 @@ def _photo_findings(job: Instance, tpl: core.Template, events: list[CoreEvent], 
         return []
     from anlian.trust import checks as trust
 
-    used = {pk for (pk,) in USED_BEFORE.rows(sorted(files.values()))}
+    # Used before, except by this same step of this job: a step sent back may be resubmitted with its photos.
+    used = {pk for pk, job_id, step_key in USED_BEFORE.rows(sorted(files.values()))
+            if not (job_id == job.pk and step_key == action.step)}
     base = trust.CheckContext(
         server_time=now, device_time=action.device_time, job_started_at=job.started_at,
         area=DbFacts().area(str(job.area_id)), lat=action.location[0] if action.location else None,
