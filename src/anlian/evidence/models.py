@@ -35,3 +35,40 @@ class StoredFile(models.Model):
 
     def __str__(self) -> str:
         return self.sha256[:12]
+
+
+def derived_file_path(instance: DerivedFile, filename: str) -> str:
+    sha = instance.original.sha256
+    event = f"-e{instance.event_id}" if instance.event_id else ""
+    return f"derived/{sha[:2]}/{sha[2:4]}/{sha}-{instance.original_id}-{instance.kind}{event}.jpg"
+
+
+class DerivedKind(models.TextChoices):
+    DISPLAY = "display", _("水印展示图")
+    THUMB = "thumb", _("缩略图")
+
+
+class DerivedFile(models.Model):
+    """A JPEG made from an original, never the original itself: the watermarked display copy of a
+    photo as submitted in one event, or the photo's thumbnail (no event: it is the same for all)."""
+
+    original = models.ForeignKey(StoredFile, on_delete=models.CASCADE, related_name="derived")
+    kind = models.CharField(max_length=10, choices=DerivedKind.choices)
+    event = models.ForeignKey("flows.Event", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    file = models.FileField(upload_to=derived_file_path, max_length=200)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("派生图片")
+        verbose_name_plural = _("派生图片")
+        constraints = [
+            models.UniqueConstraint(fields=["original", "kind", "event"], condition=models.Q(event__isnull=False),
+                                    name="derivedfile_unique_per_event"),
+            models.UniqueConstraint(fields=["original", "kind"], condition=models.Q(event__isnull=True),
+                                    name="derivedfile_unique_without_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original} {self.kind}"

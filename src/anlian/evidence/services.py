@@ -75,3 +75,114 @@ def _remove_unless_owned(obj: Any, field: str, storage: Any, name: str) -> None:
             storage.delete(name)
     except Exception:  # noqa: BLE001 - the original error matters more; the leftover is logged
         log.exception("could not remove the partial file %s", name)
+
+
+# --- derived copies: watermarked display copy and thumbnail ----------------------------------------
+
+
+def _stamp(event: Any, slot: str) -> Any:
+    from django.utils.translation import gettext as _
+
+    from anlian.evidence.watermark import Stamp
+    from anlian.flows.core.schema import PRESENCE_SLOT
+    from anlian.flows.services import template_of
+
+    instance = event.instance
+    tpl = template_of(instance.version)
+    step = tpl.step(event.step) if event.step else None
+    labels = {p.key: p.label for p in step.photos} if step is not None else {}
+    labels.setdefault(PRESENCE_SLOT, _("到场照片"))
+    return Stamp(company=instance.company.name, number=f"{tpl.name} {instance.number}",
+                 step=step.name if step is not None else event.kind,
+                 person=event.actor.name if event.actor_id else _("系统"),
+                 server_time=event.server_time, device_time=event.device_time, lat=event.lat, lng=event.lng,
+                 area=instance.area.name if instance.area_id else "", slot=labels.get(slot, ""))
+
+
+def _photos_of(event: Any) -> list[tuple[str, str]]:
+    """(slot, sha256) of every photo an event carries, in order, each once."""
+    photos = (event.payload or {}).get("photos") or {}
+    seen, out = set(), []
+    if not isinstance(photos, dict):
+        return out
+    for slot, refs in photos.items():
+        for ref in refs if isinstance(refs, list) else []:
+            if isinstance(ref, str) and ref not in seen:
+                seen.add(ref)
+                out.append((slot, ref))
+    return out
+
+
+def _event(event_id: int) -> Any:
+    from anlian.flows.models import Event
+
+    return (Event.objects.select_related("instance__company", "instance__area", "instance__version", "actor")
+            .filter(pk=event_id).first())
+
+
+def derive(original: StoredFile, event: Any, slot: str) -> Any:
+    """The display copy of `original` for `event` (made now if missing), and its thumbnail if missing.
+
+    Idempotent: what exists is kept; two workers doing the same at once keep the first copy."""
+    from anlian.evidence.models import DerivedFile, DerivedKind
+    from anlian.evidence.watermark import DISPLAY_EDGE, DISPLAY_QUALITY, THUMB_QUALITY, display_and_thumb, jpeg_bytes
+
+    display = DerivedFile.objects.filter(original=original, kind=DerivedKind.DISPLAY, event=event).first()
+    has_thumb = DerivedFile.objects.filter(original=original, kind=DerivedKind.THUMB, event=None).exists()
+    if display is not None and has_thumb:
+        return display
+    with original.file.open("rb") as handle:
+        image = open_checked(handle.read(), fit=DISPLAY_EDGE)
+    shown, thumb = display_and_thumb(image, _stamp(event, slot))
+    made = []
+    if not has_thumb:
+        made.append((DerivedKind.THUMB, None, thumb, THUMB_QUALITY))
+    if display is None:
+        made.append((DerivedKind.DISPLAY, event, shown, DISPLAY_QUALITY))
+    for kind, for_event, picture, quality in made:
+        copy = DerivedFile(original=original, kind=kind, event=for_event, width=picture.width,
+                           height=picture.height)
+        try:
+            save_all_or_nothing(copy, jpeg_bytes(picture, quality))
+        except IntegrityError:  # made meanwhile by someone else: theirs is the same picture
+            copy = DerivedFile.objects.get(original=original, kind=kind, event=for_event)
+        if kind == DerivedKind.DISPLAY:
+            display = copy
+    return display
+
+
+def watermark_event(event_id: int) -> list:
+    """Make the watermarked display copy (and the thumbnail) of every photo of a flows Event.
+
+    Safe to run again (nothing is made twice) and for events without photos (nothing to do). A
+    photo that cannot be processed is logged and skipped: the others are still made."""
+    event = _event(event_id)
+    if event is None:
+        return []
+    made = []
+    for slot, sha in _photos_of(event):
+        original = StoredFile.objects.filter(company_id=event.instance.company_id, sha256=sha).first()
+        if original is None:
+            continue
+        try:
+            made.append(derive(original, event, slot))
+        except (ImageRejected, OSError):
+            log.exception("could not watermark photo %s of event %s", sha[:12], event_id)
+    return made
+
+
+def display_for(original: StoredFile, event_id: int) -> Any:
+    """The display copy of `original` in an event, made on demand; None unless the event is of the
+    original's company and carries that photo."""
+    from anlian.evidence.models import DerivedFile, DerivedKind
+
+    found = DerivedFile.objects.filter(original=original, kind=DerivedKind.DISPLAY, event_id=event_id).first()
+    if found is not None:
+        return found
+    event = _event(event_id)
+    if event is None or event.instance.company_id != original.company_id:
+        return None
+    slots = [slot for slot, sha in _photos_of(event) if sha == original.sha256]
+    if not slots:
+        return None
+    return derive(original, event, slots[0])
