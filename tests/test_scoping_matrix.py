@@ -23,7 +23,6 @@ from anlian.orgs.access import SYSTEM
 from anlian.evidence.models import StoredFile
 from anlian.evidence.services import store_photo
 from anlian.flows import core
-import anlian.flows.core as flow_core
 from anlian.flows import services as flow_services
 from anlian.flows import shipped
 from anlian.flows.models import Endorsement, Event, FlowTemplate, Instance, TemplateVersion
@@ -112,11 +111,6 @@ def add_flows(company, key: str, name: str, seed: int) -> None:
     company.job = flow_services.start(company.worker.user, company.template_version, company.area)
     upload = SimpleUploadedFile("p.jpg", jpeg(seed), content_type="image/jpeg")
     company.photo = store_photo(company.worker.user, company.unit, upload)
-    # A second job whose first step carries the photo: the event of its watermarked display copy.
-    photo_job = flow_services.start(company.worker.user, company.template_version, company.area)
-    company.photo_event = flow_services.act(company.worker.user, photo_job, flow_core.Action(
-        "complete", step="enter", values={"partner": str(company.officer.pk), "place": "泵房"},
-        photos={"of_partner": [company.photo.sha256], "of_self": [company.photo.sha256]}))
     # The first step with the photo: an event whose photos get watermarked display copies.
     photos = {"of_partner": [company.photo.sha256], "of_self": [company.photo.sha256]}
     company.photo_event = flow_services.act(company.worker.user, company.job, core.Action(
