@@ -109,3 +109,45 @@ def test_a_step_sent_back_may_be_resubmitted_with_its_own_photos(world):
         assert submit(world, job, "first", ref).status_code == 201  # the same step again: not a reuse
     finally:
         clock.set_now(None)
+
+
+def test_after_a_photo_step_the_worker_watermarks_fingerprints_and_pre_reviews(world, job,
+                                                                              django_capture_on_commit_callbacks):
+    from anlian.evidence.models import DerivedFile
+    from anlian.trust.models import PhotoFingerprint, PhotoReview
+
+    ref = upload(world, scene(7))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert submit(world, job, "first", ref).status_code == 201
+    event = Event.objects.get(instance=job, step="first")
+    assert DerivedFile.objects.filter(original__sha256=ref, event=event, kind="display").exists()
+    assert PhotoFingerprint.objects.filter(file__sha256=ref).exists()
+    reviews = PhotoReview.objects.filter(event=event, slot="site")
+    assert [r.reviewer for r in reviews] == ["rules"]  # no vision model configured in tests
+
+
+def test_a_reviewer_concern_is_kept_as_a_reminder_and_errors_degrade(world, job):
+    from anlian.trust.models import PhotoReview
+    from anlian.trust.review import Verdict
+    from anlian.trust.services import after_event
+
+    class Worried:
+        name = "vision"
+
+        def review(self, request):
+            assert request.step == "第一次巡检" and len(request.photos) == 1 and request.photos[0].data
+            return Verdict("concern", "照片中看不到挂锁", self.name)
+
+    class Broken:
+        name = "broken"
+
+        def review(self, request):
+            raise RuntimeError("down")
+
+    ref = upload(world, scene(8))
+    assert submit(world, job, "first", ref).status_code == 201
+    event = Event.objects.get(instance=job, step="first")
+    assert after_event(event.pk, reviewers=[Worried(), Broken()]) == 2
+    kept = {r.reviewer: (r.status, r.reason) for r in PhotoReview.objects.filter(event=event)}
+    assert kept["vision"] == ("concern", "照片中看不到挂锁") and kept["broken"][0] == "not_reviewed"
+    assert after_event(event.pk, reviewers=[Worried()]) == 0  # once per slot

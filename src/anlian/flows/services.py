@@ -448,10 +448,22 @@ def act(user: Any, instance: Instance | int, action: core.Action, *, now: dateti
 
             for slot, found in findings:
                 store_findings(found, row, locked, slot)
+    if row.payload.get("photos"):
+        transaction.on_commit(lambda: _after_photos(row.pk))
     if isinstance(instance, Instance):
         for name in CACHED_FIELDS:  # the caller's copy now says what the events say
             setattr(instance, name, getattr(locked, name))
     return row
+
+
+def _after_photos(event_id: int) -> None:
+    """Queue the worker's part of a step with photos: watermarked display copies, fingerprints and
+    the pre-review (evidence and trust tasks); the submission does not wait for them."""
+    from anlian.evidence.tasks import watermark_event_task
+    from anlian.trust.tasks import after_event_task
+
+    watermark_event_task(event_id)
+    after_event_task(event_id)
 
 
 def _lock(pk: int) -> tuple[Instance, str]:

@@ -79,3 +79,26 @@ class PhotoFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_name}:{self.level}"
+
+
+class PhotoReview(models.Model):
+    """A pre-review verdict (rules or a vision model) on one photo slot of a recorded step.
+
+    Never an approval: "concern" is a red reminder to the approver, "not_reviewed" says the
+    reviewer could not answer (time-out, not configured), "pass" only means no reminder."""
+
+    event = models.ForeignKey("flows.Event", on_delete=models.CASCADE, related_name="photo_reviews")
+    instance = models.ForeignKey("flows.Instance", on_delete=models.CASCADE, related_name="photo_reviews")
+    slot = models.CharField(max_length=60)
+    reviewer = models.CharField(max_length=40)
+    status = models.CharField(max_length=20)  # pass | concern | not_reviewed
+    reason = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope_path_lookup = "instance__org_unit__path"
+
+    class Meta:
+        verbose_name = _("照片预审")
+        verbose_name_plural = _("照片预审")
+        constraints = [models.UniqueConstraint(fields=["event", "slot", "reviewer"], name="photoreview_unique")]
