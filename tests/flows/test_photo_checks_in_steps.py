@@ -151,3 +151,26 @@ def test_a_reviewer_concern_is_kept_as_a_reminder_and_errors_degrade(world, job)
     kept = {r.reviewer: (r.status, r.reason) for r in PhotoReview.objects.filter(event=event)}
     assert kept["vision"] == ("concern", "照片中看不到挂锁") and kept["broken"][0] == "not_reviewed"
     assert after_event(event.pk, reviewers=[Worried()]) == 0  # once per slot
+
+
+def test_red_flags_show_on_the_timeline_the_approver_view_and_the_ledger(world):
+    from django.urls import reverse
+
+    version = services.save_version(SYSTEM, None, RETURNABLE, owner=world.a.unit, publish=True)
+    clock.set_now(at(9, 0))
+    try:
+        job = services.start(world.a.worker.user, version, world.a.area)
+        blurred = upload(world, scene(9, blur=6))
+        assert submit(world, job, "first", blurred).status_code == 201
+    finally:
+        clock.set_now(None)
+    officer = client_for(world.a.officer)
+    event = Event.objects.get(instance=job, step="first")
+    detail = officer.get(job.get_absolute_url()).content.decode()
+    assert "ev-flags" in detail and "现场：" in detail
+    assert reverse("evidence:display", args=[blurred, event.pk]) in detail  # the watermarked copy opens
+    # The approver sees the flag beside the evidence before deciding.
+    approve_page = officer.get(reverse("permits:step", args=[job.pk, "second"])).content.decode()
+    assert "ev-flags" in approve_page and "现场：" in approve_page
+    ledger = officer.get(reverse("permits:ledger")).content.decode()
+    assert "flag-count" in ledger and "⚑ 1" in ledger

@@ -411,6 +411,8 @@ class Entry:
     refused: bool = False
     seq: int = 0
     hash: str = ""
+    event_id: int | None = None
+    flags: list[str] = field(default_factory=list)  # red reminders: failed photo checks, pre-review concerns
 
 
 def timeline(instance: Instance, *, refusals: bool = True, before_step: str | None = None) -> list[Entry]:
@@ -424,6 +426,9 @@ def timeline(instance: Instance, *, refusals: bool = True, before_step: str | No
         events = [e for e in events if e.step in earlier and e.kind in ("step_completed", "approved")]
     names = Names.for_values(tpl, [(e.payload or {}).get("values") or {} for e in events])
     entries = [_event_entry(tpl, e, names) for e in events]
+    flags = photo_flags(tpl, [e.pk for e in events])
+    for entry in entries:
+        entry.flags = flags.get(entry.event_id, [])
     if refusals and before_step is None:
         for r in instance.refusals.select_related("actor"):
             step = tpl.by_key.get(r.step)
@@ -461,7 +466,37 @@ def _event_entry(tpl: core.Template, event: Event, names: Names) -> Entry:
     return Entry(at=event.server_time, kind=event.kind, label=str(EVENT_LABELS.get(event.kind, event.kind)),
                  step=event.step, step_name=step.name if step else "", actor=event.actor.name if event.actor else
                  event.actor_key, device_time=event.device_time, lat=event.lat, lng=event.lng, values=values,
-                 photos=photos, notes=notes, seq=event.seq, hash=event.hash)
+                 photos=photos, notes=notes, seq=event.seq, hash=event.hash, event_id=event.pk)
+
+
+def photo_flags(tpl: core.Template, event_ids: list[int]) -> dict[int, list[str]]:
+    """Red reminders per event: photo checks that did not pass, and pre-review concerns."""
+    from anlian.trust.models import PhotoFinding, PhotoReview
+
+    labels = {p.key: p.label for s in tpl.steps for p in s.photos}
+    out: dict[int, list[str]] = {}
+    for event_id, slot, reason in PhotoFinding.objects.filter(event_id__in=event_ids).exclude(level="ok").values_list(
+            "event_id", "slot", "reason").order_by("pk"):
+        out.setdefault(event_id, []).append(f"{labels.get(slot, slot)}：{reason}")
+    for event_id, slot, reason in PhotoReview.objects.filter(event_id__in=event_ids, status="concern").values_list(
+            "event_id", "slot", "reason").order_by("pk"):
+        out.setdefault(event_id, []).append(_("预审提示 · {slot}：{reason}").format(slot=labels.get(slot, slot),
+                                                                              reason=reason))
+    return out
+
+
+def flag_counts(instance_ids: list[int]) -> dict[int, int]:
+    """How many red reminders each job carries, for the ledger."""
+    from django.db.models import Count
+
+    from anlian.trust.models import PhotoFinding, PhotoReview
+
+    counts: dict[int, int] = {}
+    for model, q in ((PhotoFinding, ~Q(level="ok")), (PhotoReview, Q(status="concern"))):
+        for instance_id, n in model.objects.filter(q, instance_id__in=instance_ids).values_list(
+                "instance_id").annotate(n=Count("pk")).values_list("instance_id", "n"):
+            counts[instance_id] = counts.get(instance_id, 0) + n
+    return counts
 
 
 def step_rows(instance: Instance, tpl: core.Template, state: core.State) -> list[dict[str, Any]]:

@@ -25,7 +25,11 @@ def ledger(request: HttpRequest) -> HttpResponse:
         headers = [_("编号"), _("作业类型"), _("作业内容"), _("区域"), _("所属组织"), _("申请人"), _("参与人员"),
                    _("状态"), _("开始时间"), _("有效期至"), _("关闭时间")]
         return exports.xlsx_response(_("作业票台账"), headers, services.ledger_rows(qs))
-    context = {"page": paginate(request, qs), "f": filters, "types": services.ledger_types(request.user),
+    page = paginate(request, qs)
+    counts = services.flag_counts([i.pk for i in page])
+    for i in page:
+        i.flag_count = counts.get(i.pk, 0)
+    context = {"page": page, "f": filters, "types": services.ledger_types(request.user),
                "statuses": InstanceStatus.choices, "areas": access.visible(Area, request.user).order_by("name")}
     return render_list(request, "permits/ledger.html", "permits/_ledger_rows.html", context)
 
