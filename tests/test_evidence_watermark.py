@@ -185,9 +185,9 @@ def test_a_large_photo_gets_a_display_copy_of_bounded_size():
     exif = Image.Exif()
     exif[0x0112] = 6  # taken sideways: shown upright
     big = Image.open(io.BytesIO(jpeg(scene((4000, 3000)), exif=exif)))
-    assert watermark.prepare(big).size == (1440, 1920)
+    assert watermark.prepare(big).size == (1536, 2048)
     shown, thumb = watermark.display_and_thumb(big, STAMP)
-    assert shown.size == (1440, 1920) and thumb.size == (240, 320)
+    assert shown.size == (1536, 2048) and thumb.size == (240, 320)
 
 
 def test_running_again_makes_nothing_new(shot):

@@ -84,7 +84,7 @@ def open_checked(data: bytes, *, fit: int | None = None) -> Image.Image:
         original_size = image.size
         if fit and image.format in ("JPEG", "MPO") and max(width, height) > fit:
             scale = max(width, height) / fit
-            image.draft(None, (int(width / scale), int(height / scale)))
+            image.draft(None, (max(1, int(width / scale)), max(1, int(height / scale))))
         image.load()
         image.original_size = original_size
     except ImageRejected:
@@ -107,13 +107,13 @@ def mime_type(image: Image.Image) -> str:
 
 
 def upright(image: Image.Image) -> Image.Image:
-    """The picture as it should be seen (EXIF orientation applied); garbage orientation is ignored."""
+    """A new image: the picture as it should be seen (EXIF orientation applied; garbage orientation ignored)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Pillow's "Corrupt EXIF data"
             return ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - broken EXIF must never lose a photo: show it as stored
-        return image
+        return image.copy()
 
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825

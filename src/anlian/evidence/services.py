@@ -20,8 +20,10 @@ from anlian.orgs.models import OrgUnit
 
 log = logging.getLogger(__name__)
 
-# Intake decodes JPEGs at a reduced scale (every byte is still decoded and checked; see open_checked).
-CHECK_FIT = 1024
+# Intake decodes JPEGs at the smallest scale libjpeg offers (1/8): every byte of the compressed data
+# is still read and entropy-decoded, so a truncated or corrupt file is refused all the same; only the
+# final inverse transform is smaller. See open_checked.
+CHECK_FIT = 1
 
 
 def store_photo(user: Any, company: OrgUnit, upload: Any) -> StoredFile:
@@ -125,14 +127,15 @@ def derive(original: StoredFile, event: Any, slot: str) -> Any:
 
     Idempotent: what exists is kept; two workers doing the same at once keep the first copy."""
     from anlian.evidence.models import DerivedFile, DerivedKind
-    from anlian.evidence.watermark import DISPLAY_EDGE, DISPLAY_QUALITY, THUMB_QUALITY, display_and_thumb, jpeg_bytes
+    from anlian.evidence.watermark import (DISPLAY_MIN_EDGE, DISPLAY_QUALITY, THUMB_QUALITY, display_and_thumb,
+                                           jpeg_bytes)
 
     display = DerivedFile.objects.filter(original=original, kind=DerivedKind.DISPLAY, event=event).first()
     has_thumb = DerivedFile.objects.filter(original=original, kind=DerivedKind.THUMB, event=None).exists()
     if display is not None and has_thumb:
         return display
     with original.file.open("rb") as handle:
-        image = open_checked(handle.read(), fit=DISPLAY_EDGE)
+        image = open_checked(handle.read(), fit=DISPLAY_MIN_EDGE)
     shown, thumb = display_and_thumb(image, _stamp(event, slot))
     made = []
     if not has_thumb:

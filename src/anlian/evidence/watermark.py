@@ -27,7 +27,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from anlian.core.images import upright
 
-DISPLAY_EDGE = 1920  # long edge of the display copy: sharp on any phone, a fraction of a 12 MP original
+DISPLAY_EDGE = 2048  # the display copy's long edge at most: sharp on any phone, a fraction of a 12 MP original
+# A JPEG original is decoded at 1/2, 1/4 or 1/8 scale as long as its long edge stays at least this
+# (a 4000×3000 photo: decoded at 2000×1500, used as it is, no resampling).
+DISPLAY_MIN_EDGE = 1600
 THUMB_EDGE = 320
 DISPLAY_QUALITY = 82
 THUMB_QUALITY = 78
@@ -173,7 +176,7 @@ def burn(image: Image.Image, lines: list[str]) -> Image.Image:
 
 def prepare(image: Image.Image, edge: int = DISPLAY_EDGE) -> Image.Image:
     """An upright RGB copy of a decoded original, at most `edge` on the long side."""
-    image = upright(image)
+    image = upright(image)  # always a new image: drawing on it leaves the caller's alone
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         flat = Image.new("RGB", rgba.size, (255, 255, 255))  # transparent areas show as white, not black
@@ -181,8 +184,6 @@ def prepare(image: Image.Image, edge: int = DISPLAY_EDGE) -> Image.Image:
         image = flat
     elif image.mode != "RGB":
         image = image.convert("RGB")
-    else:
-        image = image.copy()
     image.thumbnail((edge, edge), Image.Resampling.LANCZOS, reducing_gap=2.0)
     image.info = {}  # nothing of the upload's metadata (comments, EXIF) goes into a copy
     return image
