@@ -172,6 +172,10 @@ else:
         "huey_class": "huey.SqliteHuey",
         "name": "anlian",
         "filename": str(DATA_DIR / "queue.sqlite3"),
+        # Like the main database (WAL, synchronous=NORMAL): huey offers only FULL or OFF, and FULL makes
+        # every enqueue wait for the disk. OFF in WAL mode survives a crash of the process; a power
+        # loss may drop the last queued tasks, whose work is re-done on demand (display copies).
+        "fsync": False,
         # djhuey would run tasks inline when DEBUG is on; the worker must always be real.
         "immediate": False,
         "consumer": {"workers": 2, "worker_type": "thread"},

@@ -111,19 +111,20 @@ def test_a_step_sent_back_may_be_resubmitted_with_its_own_photos(world):
         clock.set_now(None)
 
 
-def test_after_a_photo_step_the_worker_watermarks_fingerprints_and_pre_reviews(world, job,
-                                                                              django_capture_on_commit_callbacks):
+def test_the_worker_sweeps_photo_steps_watermarks_fingerprints_and_pre_reviews(world, job):
     from anlian.evidence.models import DerivedFile
+    from anlian.flows.tasks import process_photo_steps
     from anlian.trust.models import PhotoFingerprint, PhotoReview
 
     ref = upload(world, scene(7))
-    with django_capture_on_commit_callbacks(execute=True):
-        assert submit(world, job, "first", ref).status_code == 201
+    assert submit(world, job, "first", ref).status_code == 201
     event = Event.objects.get(instance=job, step="first")
+    assert process_photo_steps.call_local() == 1
     assert DerivedFile.objects.filter(original__sha256=ref, event=event, kind="display").exists()
     assert PhotoFingerprint.objects.filter(file__sha256=ref).exists()
     reviews = PhotoReview.objects.filter(event=event, slot="site")
     assert [r.reviewer for r in reviews] == ["rules"]  # no vision model configured in tests
+    assert process_photo_steps.call_local() == 0  # each step once
 
 
 def test_a_reviewer_concern_is_kept_as_a_reminder_and_errors_degrade(world, job):

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.models import Model, QuerySet
+from django.db.models.constants import OnConflict
 from django.db.models.sql.subqueries import InsertQuery, UpdateQuery
 
 # Markers stand for the arguments while compiling; they must come out of the ORM unchanged.
@@ -117,13 +118,29 @@ class PreparedInsert:
         obj._state.adding, obj._state.db = False, compiler.using
         return obj
 
-    def _compile(self, obj: Model) -> tuple:
+    def create_many(self, rows: Sequence[dict[str, Any]], ignore_conflicts: bool = False) -> None:
+        """Several rows in one INSERT (compiled once per row count); their keys are not fetched."""
+        if not rows:
+            return
+        objs = [self._model(**values) for values in rows]
+        compiled = self._local.__dict__.setdefault("many", {})
+        key = (len(objs), ignore_conflicts)
+        entry = compiled.get(key)
+        if entry is None:
+            entry = compiled[key] = self._compile(objs[0], objs, returning=False, ignore_conflicts=ignore_conflicts)
+        compiler, sql, fields, _returning = entry
+        params = [compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for obj in objs for f in fields]
+        with connections[compiler.using].cursor() as cursor:
+            cursor.execute(sql, params)
+
+    def _compile(self, obj: Model, objs: Sequence[Model] | None = None, returning: bool = True,
+                 ignore_conflicts: bool = False) -> tuple:
         meta = self._model._meta
         fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
-        query = InsertQuery(self._model)
-        query.insert_values(fields, [obj])
+        query = InsertQuery(self._model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
+        query.insert_values(fields, list(objs or [obj]))
         compiler = query.get_compiler(using=router.db_for_write(self._model))
-        returning = compiler.connection.features.can_return_columns_from_insert
+        returning = returning and compiler.connection.features.can_return_columns_from_insert
         compiler.returning_fields = [meta.pk] if returning else None
         (sql, _params), = compiler.as_sql()
         return compiler, sql, fields, returning

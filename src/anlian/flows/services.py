@@ -310,7 +310,8 @@ def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
 CACHED_FIELDS = ("status", "expires_at", "current_steps", "last_seq", "last_hash", "closed_at", "title")
 # The writes of every action, compiled once (core.prepared); nothing listens to these models' signals.
 NEW_EVENT = PreparedInsert(Event)
-NEW_PHOTO_USE = PreparedInsert(EventPhoto)
+NEW_PHOTO_USES = PreparedInsert(EventPhoto)
+NEW_PARTICIPANTS = PreparedInsert(Instance.participants.through)
 SAVE_JOB = PreparedUpdate(Instance, CACHED_FIELDS)
 
 
@@ -324,10 +325,9 @@ def _append(instance: Instance, tpl: core.Template, history: list[CoreEvent], ne
         lat=new.location[0] if new.location else None, lng=new.location[1] if new.location else None,
         prev_hash=instance.last_hash or GENESIS, hash=digest,
     )
-    for slot, refs in (new.payload.get("photos") or {}).items():
-        for ref in dict.fromkeys(refs):
-            if files and ref in files:
-                NEW_PHOTO_USE.create(event_id=row.pk, file_id=files[ref], slot=slot)
+    NEW_PHOTO_USES.create_many([{"event_id": row.pk, "file_id": files[ref], "slot": slot}
+                                for slot, refs in (new.payload.get("photos") or {}).items()
+                                for ref in dict.fromkeys(refs) if files and ref in files])
     _refresh(instance, tpl, history, new, row)
     return row
 
@@ -355,9 +355,8 @@ def _refresh(instance: Instance, tpl: core.Template, history: list[CoreEvent], n
     # Participants only grow: someone once named keeps sight of the job they were part of.
     added = _people(tpl, state) - (_people(tpl, before) if history else set())
     if added:
-        through = Instance.participants.through
-        through.objects.bulk_create([through(instance_id=instance.pk, person_id=int(p)) for p in added],
-                                    ignore_conflicts=True)
+        NEW_PARTICIPANTS.create_many([{"instance_id": instance.pk, "person_id": int(p)} for p in sorted(added)],
+                                     ignore_conflicts=True)
 
 
 def open_steps(tpl: core.Template, state: core.State) -> list[str]:
@@ -448,22 +447,10 @@ def act(user: Any, instance: Instance | int, action: core.Action, *, now: dateti
 
             for slot, found in findings:
                 store_findings(found, row, locked, slot)
-    if row.payload.get("photos"):
-        transaction.on_commit(lambda: _after_photos(row.pk))
     if isinstance(instance, Instance):
         for name in CACHED_FIELDS:  # the caller's copy now says what the events say
             setattr(instance, name, getattr(locked, name))
     return row
-
-
-def _after_photos(event_id: int) -> None:
-    """Queue the worker's part of a step with photos: watermarked display copies, fingerprints and
-    the pre-review (evidence and trust tasks); the submission does not wait for them."""
-    from anlian.evidence.tasks import watermark_event_task
-    from anlian.trust.tasks import after_event_task
-
-    watermark_event_task(event_id)
-    after_event_task(event_id)
 
 
 def _lock(pk: int) -> tuple[Instance, str]:

@@ -12,3 +12,20 @@ from anlian.flows import services
 def expire_permits() -> int:
     """Mark permits past their validity as expired, once a minute."""
     return services.expire_due()
+
+
+@db_periodic_task(crontab(minute="*"))
+def process_photo_steps(limit: int = 200) -> int:
+    """Steps recorded with photos since the last run: their watermarked display copies, then the
+    fingerprints and pre-review. Swept once a minute rather than queued per step, so a submission
+    does not pay for queueing (display copies are also made on demand when someone looks first)."""
+    from anlian.evidence.services import watermark_event
+    from anlian.flows.models import Event
+    from anlian.trust.services import after_event
+
+    pending = list(Event.objects.filter(photo_uses__isnull=False, photo_reviews__isnull=True)
+                   .order_by("pk").values_list("pk", flat=True).distinct()[:limit])
+    for event_id in pending:
+        watermark_event(event_id)
+        after_event(event_id)
+    return len(pending)
