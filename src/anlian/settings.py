@@ -181,6 +181,18 @@ else:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 
+# --- evidence photos -------------------------------------------------------------------------
+# Phones downscale photos to this long edge before upload (weak networks); the server keeps what arrives.
+ANLIAN_PHOTO_MAX_EDGE = int(os.environ.get("ANLIAN_PHOTO_MAX_EDGE", "2560"))
+# A CJK font for watermarks; empty: the system fonts scripts/system-deps.sh installs (WenQuanYi Micro Hei).
+ANLIAN_WATERMARK_FONT = os.environ.get("ANLIAN_WATERMARK_FONT", "")
+# Image pre-review by a vision-language model behind an OpenAI-compatible chat API (e.g. Qwen-VL via
+# DashScope's compatible mode); no URL or key: only the rule-based pre-review runs.
+ANLIAN_VISION_BASE_URL = os.environ.get("ANLIAN_VISION_BASE_URL", "")
+ANLIAN_VISION_MODEL = os.environ.get("ANLIAN_VISION_MODEL", "qwen-vl-max")
+ANLIAN_VISION_API_KEY = envsecret("ANLIAN_VISION_API_KEY") or ""
+ANLIAN_VISION_TIMEOUT = float(os.environ.get("ANLIAN_VISION_TIMEOUT", "20"))
+
 # --- files ------------------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("ANLIAN_MEDIA_ROOT", DATA_DIR / "media")).resolve()
 MEDIA_URL = "/media/"  # never served directly: files go through permission-checked views
