@@ -111,3 +111,17 @@ def test_before_must_name_an_earlier_slot():
 def test_before_in_the_same_step_listed_earlier_is_fine():
     tpl = load_template(steps({"key": "a", "photos": [{"key": "pre"}, slot("post", before_after={"before": "pre"})]}))
     assert tpl.steps[0].photos[1].check_map["before_after"]["before"] == "pre"
+
+
+def test_a_slot_may_be_camera_only():
+    from anlian.flows.core import TemplateError, load_template
+
+    doc = {"key": "t", "name": "相机", "kind": "loto", "steps": [
+        {"key": "a", "name": "拍照", "actor": "applicant",
+         "photos": [{"key": "p", "label": "现场", "min": 1, "camera_only": True}, {"key": "q", "label": "其他"}]}]}
+    tpl = load_template(doc)
+    assert [s.camera_only for s in tpl.steps[0].photos] == [True, False]
+    doc["steps"][0]["photos"][0]["camera_only"] = "yes"
+    with pytest.raises(TemplateError) as caught:
+        load_template(doc)
+    assert "camera_only must be true or false" in str(caught.value)

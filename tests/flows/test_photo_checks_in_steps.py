@@ -175,3 +175,15 @@ def test_red_flags_show_on_the_timeline_the_approver_view_and_the_ledger(world):
     assert "ev-flags" in approve_page and "现场：" in approve_page
     ledger = officer.get(reverse("permits:ledger")).content.decode()
     assert "flag-count" in ledger and "⚑ 1" in ledger
+
+
+def test_a_camera_only_slot_refuses_the_gallery_on_the_phone(world):
+    from django.urls import reverse
+
+    source = TEMPLATE.replace("key: patrol-check", "key: camera-check").replace(
+        "{key: site, label: 现场, min: 1, max: 3, checks: {reuse: {hard: true}, quality: {}}}",
+        "{key: site, label: 现场, min: 1, max: 3, camera_only: true}", 1)
+    version = services.save_version(SYSTEM, None, source, owner=world.a.unit, publish=True)
+    job = services.start(world.a.worker.user, version, world.a.area)
+    page = client_for(world.a.worker).get(reverse("permits:step", args=[job.pk, "first"])).content.decode()
+    assert "data-camera-only" in page and 'capture="environment"' in page

@@ -104,6 +104,7 @@ class PhotoSlot:
     min: int = 0
     max: int = 9
     checks: tuple[PhotoCheck, ...] = ()
+    camera_only: bool = False  # the phone opens the camera and refuses gallery picks (freshness catches the rest)
 
     @property
     def check_map(self) -> dict[str, dict[str, Any]]:
@@ -563,8 +564,12 @@ class _Parser:
             key = self.skey(pdoc, p)
             if key == PRESENCE_SLOT:
                 self.err(p, f"key {PRESENCE_SLOT!r} is reserved for the approver's presence photo")
+            camera_only = pdoc.get("camera_only", False)
+            if not isinstance(camera_only, bool):
+                self.err(p, "camera_only must be true or false")
+                camera_only = False
             out.append(PhotoSlot(key, self.text(pdoc, "label", p, default=key), self.text(pdoc, "hint", p), lo, hi,
-                                 self.photo_checks(pdoc, p)))
+                                 self.photo_checks(pdoc, p), camera_only))
         return tuple(out)
 
     def photo_checks(self, pdoc: dict, path: str) -> tuple[PhotoCheck, ...]:
