@@ -42,3 +42,24 @@ def test_lookups_that_change_their_argument_are_refused():
         like.rows("港")
     with pytest.raises(TypeError):
         UNITS_BY_NAME.rows(1.5)
+
+
+def test_prepared_inserts_and_updates_match_the_orm(world):
+    from anlian.core.prepared import PreparedInsert, PreparedUpdate
+    from anlian.orgs.models import OrgKind
+
+    units = PreparedInsert(OrgUnit)
+    one = units.create(name="预备车间", kind=OrgKind.WORKSHOP, parent=world.a.plant, company=world.a.unit,
+                       path="/tmp-1/", depth=3)
+    assert OrgUnit.objects.get(pk=one.pk).name == "预备车间"
+    rows = [dict(name=f"批量{i}", kind=OrgKind.TEAM, parent=one, company=world.a.unit, path=f"/tmp-b{i}/", depth=4)
+            for i in range(3)]
+    units.create_many(rows)
+    units.create_many(rows[:1], ignore_conflicts=True)  # the same path again: ignored, not an error
+    assert OrgUnit.objects.filter(name__startswith="批量").count() == 3
+    move = PreparedUpdate(Area, ["name", "center_lat"])
+    area = world.a.area
+    move.run(area.pk, {"name": "改名罐区", "center_lat": None})  # NULL is written into the SQL itself
+    assert Area.objects.filter(pk=area.pk).values_list("name", "center_lat").get() == ("改名罐区", None)
+    move.run(area.pk, {"name": "再改名", "center_lat": 31.5})
+    assert Area.objects.filter(pk=area.pk).values_list("name", "center_lat").get() == ("再改名", 31.5)

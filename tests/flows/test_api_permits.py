@@ -502,3 +502,32 @@ def test_hand_over_only_to_a_person_of_the_company(crew):
     refused(crew, crew.applicant, job["id"], 422, "unknown_reference", kind="hand_over", target="abc")
     refused(crew, crew.applicant, job["id"], 422, "person_required", kind="hand_over")
     crew.ok(crew.applicant, job["id"], kind="hand_over", target=str(crew.stranger.pk))
+
+
+def test_the_phones_position_accuracy_is_kept_with_the_event(crew):
+    job = crew.start()
+    event = crew.ok(crew.analyst, job["id"], kind="complete", step="gas", lat=30.0001, lng=120.0002, accuracy=8.5,
+                    values={"lel": 0, "instrument": str(crew.instrument.pk)}, photos={"meter": [crew.photo(crew.analyst)]})
+    assert event["accuracy"] == 8.5 and event["lat"] == 30.0001
+    row = Event.objects.get(instance_id=job["id"], seq=event["seq"])
+    from anlian.flows.core import chain_hash
+    from anlian.flows.services import core_events
+
+    events = core_events(row.instance)
+    assert events[-1].accuracy == 8.5 and "accuracy" in events[-1].to_dict()
+    assert chain_hash(row.prev_hash, events[-1]) == row.hash  # the accuracy is part of the chain
+    refused(crew, crew.analyst, job["id"], 422, "invalid_value", kind="complete", step="patrol", accuracy=-1)
+
+
+def test_every_stored_event_rehashes_to_its_chain(crew):
+    """The chain must verify from the database alone: recomputing each hash from the stored rows
+    gives the stored hash, whatever time zone the event was recorded in."""
+    from anlian.flows.core import chain_hash
+    from anlian.flows.services import core_events
+
+    job = crew.start(at(8, 55))
+    crew.gas(job["id"], at(8, 55))
+    crew.approve(job["id"], at(8, 56))
+    rows = list(Event.objects.filter(instance_id=job["id"]).order_by("seq"))
+    for row, event in zip(rows, core_events(rows[0].instance)):
+        assert chain_hash(row.prev_hash, event) == row.hash, row.seq

@@ -129,6 +129,10 @@ class PreparedInsert:
         if entry is None:
             entry = compiled[key] = self._compile(objs[0], objs, returning=False, ignore_conflicts=ignore_conflicts)
         compiler, sql, fields, _returning = entry
+        if sql is None:  # the backend does not write one VALUES group per row (PostgreSQL's UNNEST)
+            for values in rows:
+                self.create(**values)
+            return
         params = [compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for obj in objs for f in fields]
         with connections[compiler.using].cursor() as cursor:
             cursor.execute(sql, params)
@@ -142,7 +146,9 @@ class PreparedInsert:
         compiler = query.get_compiler(using=router.db_for_write(self._model))
         returning = returning and compiler.connection.features.can_return_columns_from_insert
         compiler.returning_fields = [meta.pk] if returning else None
-        (sql, _params), = compiler.as_sql()
+        (sql, params), = compiler.as_sql()
+        if len(params) != len(fields) * len(query.objs):
+            sql = None  # parameters are not one per field and row: this shape cannot be reused
         return compiler, sql, fields, returning
 
 

@@ -293,6 +293,7 @@ class EventOut(Schema):
     device_time: datetime | None
     lat: float | None
     lng: float | None
+    accuracy: float | None
     prev_hash: str
     hash: str
 
@@ -322,6 +323,7 @@ class Submission(Strict):
     device_time: datetime | None = None
     lat: Lat | None = None
     lng: Lng | None = None
+    accuracy: float | None = Field(None, ge=0, le=100_000, description="Of lat/lng, in metres")
 
 
 class StartIn(Submission):
@@ -388,9 +390,11 @@ def start_instance(request: HttpRequest, payload: StartIn):
     first = None
     if payload.submit_first_step or payload.values or payload.photos:
         first = core.Action("complete", step=services.template_of(version).steps[0].key, values=payload.values,
-                            photos=payload.photos, device_time=payload.device_time, location=_location(payload))
+                            photos=payload.photos, device_time=payload.device_time, location=_location(payload),
+                            accuracy=payload.accuracy)
     instance = services.start(request.user, version, area, first=first, endorsement=endorsement,
-                              device_time=payload.device_time, location=_location(payload))
+                              device_time=payload.device_time, location=_location(payload),
+                              accuracy=payload.accuracy)
     return Status(201, _detail(services.get_instance_for_user(request.user, instance.pk)))
 
 
@@ -425,6 +429,7 @@ def act(request: HttpRequest, instance_id: Id, payload: ActionIn):
     action = core.Action(
         payload.kind, step=payload.step, values=payload.values, photos=payload.photos, target=payload.target,
         reason=payload.reason, device_time=payload.device_time, location=_location(payload),
+        accuracy=payload.accuracy,
         extend_by=timedelta(minutes=payload.extend_minutes) if payload.extend_minutes else None)
     event = services.act(request.user, instance_id, action)  # visibility is checked under the row lock
     return Status(201, event)

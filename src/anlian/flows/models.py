@@ -132,6 +132,7 @@ class Event(models.Model):
     device_time = models.DateTimeField(null=True, blank=True)
     lat = models.FloatField(null=True, blank=True)
     lng = models.FloatField(null=True, blank=True)
+    accuracy = models.FloatField(null=True, blank=True)  # of lat/lng, metres, as the phone reported it
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 

@@ -182,7 +182,8 @@ def startable_versions(user: Any):
 # --- running jobs --------------------------------------------------------------------------------
 
 
-EVENT_COLUMNS = ("seq", "kind", "actor_key", "server_time", "step", "device_time", "payload", "lat", "lng")
+EVENT_COLUMNS = ("seq", "kind", "actor_key", "server_time", "step", "device_time", "payload", "lat", "lng",
+                 "accuracy")
 
 
 # The reads of a step submission, compiled once (core.prepared): they run on every step.
@@ -205,15 +206,15 @@ def core_events(instance: Instance) -> list[CoreEvent]:
     rows = EVENTS.rows(instance.pk)
     return [CoreEvent(seq=seq, kind=kind, actor=actor, server_time=server_time, step=step or None,
                       device_time=device_time, payload=payload,
-                      location=(lat, lng) if lat is not None and lng is not None else None)
-            for seq, kind, actor, server_time, step, device_time, payload, lat, lng in rows]
+                      location=(lat, lng) if lat is not None and lng is not None else None, accuracy=accuracy)
+            for seq, kind, actor, server_time, step, device_time, payload, lat, lng, accuracy in rows]
 
 
 def to_core(event: Event) -> CoreEvent:
     location = (event.lat, event.lng) if event.lat is not None and event.lng is not None else None
     return CoreEvent(seq=event.seq, kind=event.kind, actor=event.actor_key, server_time=event.server_time,
                      step=event.step or None, device_time=event.device_time, payload=event.payload,
-                     location=location)
+                     location=location, accuracy=event.accuracy)
 
 
 def _person_of(user: Any) -> Person:
@@ -323,7 +324,7 @@ def _append(instance: Instance, tpl: core.Template, history: list[CoreEvent], ne
         instance=instance, seq=new.seq, kind=new.kind, step=new.step or "", actor=person,
         actor_key=new.actor, payload=new.payload, server_time=new.server_time, device_time=new.device_time,
         lat=new.location[0] if new.location else None, lng=new.location[1] if new.location else None,
-        prev_hash=instance.last_hash or GENESIS, hash=digest,
+        accuracy=new.accuracy, prev_hash=instance.last_hash or GENESIS, hash=digest,
     )
     NEW_PHOTO_USES.create_many([{"event_id": row.pk, "file_id": files[ref], "slot": slot}
                                 for slot, refs in (new.payload.get("photos") or {}).items()
@@ -380,7 +381,8 @@ def endorse(user: Any, area: Area, template_key: str, reason: str, minutes: int)
 
 def start(user: Any, version: TemplateVersion, area: Area, *, first: core.Action | None = None,
           endorsement: Endorsement | None = None, device_time: datetime | None = None,
-          location: tuple[float, float] | None = None, now: datetime | None = None) -> Instance:
+          location: tuple[float, float] | None = None, accuracy: float | None = None,
+          now: datetime | None = None) -> Instance:
     """Open a job in `area` on a published version, and submit its first step if given.
 
     Both happen in one transaction: if the first step is refused, no job is left behind."""
@@ -402,7 +404,7 @@ def start(user: Any, version: TemplateVersion, area: Area, *, first: core.Action
                               code="endorsement_invalid")
             endorser = endorsement.endorsed_by
         action = core.Action("start", area=str(area.pk), endorsed_by=actor_key(endorser) if endorser else None,
-                             device_time=device_time, location=location)
+                             device_time=device_time, location=location, accuracy=accuracy)
         try:
             new = core.apply(tpl, [], action, actor, now, facts)
         except core.Refusal as refusal:

@@ -116,7 +116,8 @@ def start(request: HttpRequest) -> HttpResponse:
         chosen = request.POST.get("endorsement", "")
         endorsement = endorsements.filter(pk=chosen).first() if chosen.isdigit() and len(chosen) < 12 else None
         instance = flows.start(request.user, version, area, first=submission.action if submission else None,
-                               endorsement=endorsement, device_time=device, location=location)
+                               endorsement=endorsement, device_time=device, location=location,
+                               accuracy=services.location_accuracy(request.POST))
     except DomainError as exc:
         services.record_refusal(request.user, exc, version=version, area=area, action="start",
                                 step=step.key if step else "")
@@ -296,7 +297,8 @@ def job_action(request: HttpRequest, instance_id: int) -> HttpResponse:
     if kind == "hand_over":
         target = request.POST.get("target", "").strip()[:20] or None
     action = core.Action(kind, reason=request.POST.get("reason", "").strip()[:services.MAX_TEXT],
-                         device_time=device, location=location, extend_by=extend_by, target=target)
+                         device_time=device, location=location, accuracy=services.location_accuracy(request.POST),
+                         extend_by=extend_by, target=target)
     try:
         _person(request)
         flows.act(request.user, instance, action)

@@ -173,6 +173,15 @@ def _is_sha(text: str) -> bool:
     return len(text) == SHA256_LENGTH and all(c in "0123456789abcdef" for c in text)
 
 
+def location_accuracy(post: Any) -> float | None:
+    """The phone's stated accuracy of its position, in metres, when sane."""
+    try:
+        value = float(post.get("accuracy", ""))
+    except ValueError:
+        return None
+    return round(value, 1) if math.isfinite(value) and 0 <= value <= 100_000 else None
+
+
 def device_context(post: Any) -> tuple[datetime | None, tuple[float, float] | None]:
     """The phone's own clock and position, when it sent sane ones (they are evidence, not trusted)."""
     device = None
@@ -210,12 +219,12 @@ def read_submission(user: Any, company: OrgUnit, step: Step, kind: str, post: An
         # Judging needs no data: only the reason (and where to return to).
         target = post.get("target", "")[:60] or None
         return Submission(core.Action(kind, step=step.key, target=target, reason=reason, device_time=device,
-                                      location=location))
+                                      location=location, accuracy=location_accuracy(post)))
     drawn, sig_error = read_signatures(user, company, step, post)
     photos, photo_error = read_photos(user, company, step, files, post, presence=kind == "approve" and step.presence)
     values = read_values(step, post, known, drawn)
     action = core.Action(kind, step=step.key, values=values, photos=photos, reason=reason if kind == "approve" else "",
-                         device_time=device, location=location)
+                         device_time=device, location=location, accuracy=location_accuracy(post))
     return Submission(action, photo_error or sig_error)
 
 

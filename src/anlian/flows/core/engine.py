@@ -114,7 +114,7 @@ def apply(tpl: Template, events: list[Event], action: Action, actor: ActorFacts,
     payload = check(tpl, state, action, actor, now, facts, payload=True)
     return Event(seq=state.last_seq + 1, kind=ACTIONS[action.kind], actor=actor.id, server_time=now,
                  step=action.step, device_time=action.device_time, payload=payload,
-                 location=action.location)
+                 location=action.location, accuracy=action.accuracy if action.location else None)
 
 
 def check(tpl: Template, state: State, action: Action, actor: ActorFacts, now: datetime,

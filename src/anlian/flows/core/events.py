@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 EVENT_KINDS = ("started", "step_completed", "approved", "returned", "rejected", "suspended",
@@ -32,14 +32,18 @@ class Event:
     device_time: datetime | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     location: tuple[float, float] | None = None
+    accuracy: float | None = None  # of the location, in metres, as the phone reported it
 
     def to_dict(self) -> dict[str, Any]:
         # Built by hand rather than with dataclasses.asdict, which deep-copies the payload: this
         # runs for every hash of every event. The chain's canonical JSON is unchanged.
-        return {"seq": self.seq, "kind": self.kind, "actor": self.actor,
-                "server_time": self.server_time.isoformat(), "step": self.step,
-                "device_time": self.device_time.isoformat() if self.device_time else None,
-                "payload": self.payload, "location": list(self.location) if self.location else None}
+        doc = {"seq": self.seq, "kind": self.kind, "actor": self.actor,
+               "server_time": _utc(self.server_time), "step": self.step,
+               "device_time": _utc(self.device_time) if self.device_time else None,
+               "payload": self.payload, "location": list(self.location) if self.location else None}
+        if self.accuracy is not None:  # only when known, so events without it hash as before
+            doc["accuracy"] = self.accuracy
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Event:
@@ -48,7 +52,16 @@ class Event:
         return cls(seq=doc["seq"], kind=doc["kind"], actor=doc["actor"],
                    server_time=datetime.fromisoformat(doc["server_time"]), step=doc.get("step"),
                    device_time=datetime.fromisoformat(device) if device else None,
-                   payload=dict(doc.get("payload") or {}), location=tuple(location) if location else None)
+                   payload=dict(doc.get("payload") or {}), location=tuple(location) if location else None,
+                   accuracy=doc.get("accuracy"))
+
+
+def _utc(moment: datetime) -> str:
+    """Times in the canonical form are UTC: a database hands them back in UTC whatever zone they
+    were recorded in, and the same instant must always hash the same (naive means UTC)."""
+    if moment.tzinfo is None:
+        return moment.isoformat() + "+00:00"
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 def chain_hash(prev_hash: str, event: Event) -> str:
@@ -72,3 +85,4 @@ class Action:
     extend_by: timedelta | None = None
     device_time: datetime | None = None
     location: tuple[float, float] | None = None
+    accuracy: float | None = None

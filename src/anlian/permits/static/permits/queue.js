@@ -71,7 +71,11 @@
     var body = {kind: kind, step: meta.step, reason: "", values: {}, photos: {}};
     var device = String(fd.get("device_time") || ""), lat = number(fd.get("lat")), lng = number(fd.get("lng"));
     if (device) body.device_time = device;
-    if (lat !== null && lng !== null) { body.lat = lat; body.lng = lng; }
+    if (lat !== null && lng !== null) {
+      body.lat = lat; body.lng = lng;
+      var accuracy = number(fd.get("accuracy"));
+      if (accuracy !== null && accuracy >= 0 && accuracy <= 100000) body.accuracy = accuracy;
+    }
     var uploads = [];
     if (kind === "return" || kind === "reject") {
       body.reason = clip(fd.get("reason") || "");
