@@ -246,6 +246,9 @@ _PROBLEMS = [
      lambda m: _("repeat.until「{step}」必须在本步骤之后").format(step=_q(m["v"]))),
     (r"approval.return_to (?P<v>.+) must come before this step",
      lambda m: _("approval.return_to「{step}」必须在本步骤之前").format(step=_q(m["v"]))),
+    (r"(?P<k>\w+) must be true or false", lambda m: _("{key} 须为 true 或 false").format(key=m["k"])),
+    (r"unknown check (?P<v>\S+) \(known: (?P<known>.*)\)",
+     lambda m: _("没有照片检查「{check}」（可用：{known}）").format(check=_q(m["v"]), known=m["known"])),
 ]
 _PROBLEMS = [(re.compile(f"^{pattern}$", re.S), fn) for pattern, fn in _PROBLEMS]
 
