@@ -121,7 +121,9 @@ class Event(models.Model):
     """One state change of an instance. Rows are only ever appended; `hash` chains each to the
     previous one (see flows.core.events.chain_hash), so an edit or deletion shows."""
 
-    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: the unique (instance, seq) index serves every look-up by job, and each
+    # step writes one index fewer.
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="events", db_index=False)
     seq = models.PositiveIntegerField()
     kind = models.CharField(max_length=20)
     step = models.CharField(max_length=60, blank=True)
@@ -214,7 +216,7 @@ class EventPhoto(models.Model):
     """Which photo an event used, in which slot: finds an earlier use of the same picture (a
     replacement "proved" with an old photo) without searching every event's payload."""
 
-    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="photo_uses")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="photo_uses", db_index=False)  # see unique
     file = models.ForeignKey("evidence.StoredFile", on_delete=models.PROTECT, related_name="uses")
     slot = models.CharField(max_length=60)
 
