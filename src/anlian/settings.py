@@ -184,6 +184,8 @@ else:
 # --- evidence photos -------------------------------------------------------------------------
 # Phones downscale photos to this long edge before upload (weak networks); the server keeps what arrives.
 ANLIAN_PHOTO_MAX_EDGE = int(os.environ.get("ANLIAN_PHOTO_MAX_EDGE", "2560"))
+# Slots that take video accept clips up to this length (MP4 or WebM, checked with PyAV).
+ANLIAN_VIDEO_MAX_SECONDS = int(os.environ.get("ANLIAN_VIDEO_MAX_SECONDS", "60"))
 # A CJK font for watermarks; empty: the system fonts scripts/system-deps.sh installs (WenQuanYi Micro Hei).
 ANLIAN_WATERMARK_FONT = os.environ.get("ANLIAN_WATERMARK_FONT", "")
 # Image pre-review by a vision-language model behind an OpenAI-compatible chat API (e.g. Qwen-VL via

@@ -125,3 +125,13 @@ def test_a_slot_may_be_camera_only():
     with pytest.raises(TemplateError) as caught:
         load_template(doc)
     assert "camera_only must be true or false" in str(caught.value)
+
+
+def test_a_slot_may_take_video():
+    doc = {"key": "t", "name": "录像", "kind": "inspection", "steps": [
+        {"key": "a", "name": "录像", "actor": "applicant", "photos": [{"key": "v", "label": "录像", "video": True}]}]}
+    assert load_template(doc).steps[0].photos[0].video is True
+    doc["steps"][0]["photos"][0]["video"] = 1
+    with pytest.raises(TemplateError) as caught:
+        load_template(doc)
+    assert "video must be true or false" in str(caught.value)

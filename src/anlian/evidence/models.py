@@ -21,6 +21,7 @@ class StoredFile(models.Model):
     size = models.PositiveIntegerField()
     width = models.PositiveIntegerField(null=True)
     height = models.PositiveIntegerField(null=True)
+    seconds = models.FloatField(null=True, blank=True)  # a video's length
     file = models.FileField(upload_to=stored_file_path, max_length=200)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -35,6 +36,10 @@ class StoredFile(models.Model):
 
     def __str__(self) -> str:
         return self.sha256[:12]
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
 
 
 def derived_file_path(instance: DerivedFile, filename: str) -> str:

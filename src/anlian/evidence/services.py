@@ -47,6 +47,48 @@ def store_photo(user: Any, company: OrgUnit, upload: Any) -> StoredFile:
     return stored
 
 
+def store_upload(user: Any, company: OrgUnit, upload: Any) -> StoredFile:
+    """A photo, or a short video clip (for slots that accept one), by what the bytes are."""
+    from anlian.evidence.video import MAX_BYTES as MAX_VIDEO_BYTES
+    from anlian.evidence.video import looks_like_video
+
+    try:
+        head = read_upload(upload, max_bytes=MAX_VIDEO_BYTES)
+    except ImageRejected as exc:
+        raise Invalid(exc.reason, field="file") from None
+    if looks_like_video(head):
+        return store_clip(user, company, head)
+    return store_photo(user, company, ContentFile(head, name=getattr(upload, "name", "upload")))
+
+
+def store_clip(user: Any, company: OrgUnit, data: bytes) -> StoredFile:
+    """Check a short clip fully, keep its original bytes once per company and its first frame as
+    the thumbnail (poster)."""
+    from anlian.evidence.models import DerivedFile, DerivedKind
+    from anlian.evidence.video import VideoRejected, check_clip
+
+    try:
+        clip = check_clip(data)
+    except VideoRejected as exc:
+        raise Invalid(exc.reason, field="file") from None
+    digest = hashlib.sha256(data).hexdigest()
+    existing = StoredFile.objects.filter(company=company, sha256=digest).first()
+    if existing:
+        return existing
+    stored = StoredFile(sha256=digest, company=company, content_type=clip.content_type, size=len(data),
+                        width=clip.width, height=clip.height, seconds=round(clip.seconds, 2),
+                        uploaded_by=user if getattr(user, "pk", None) else None)
+    try:
+        with transaction.atomic():
+            save_all_or_nothing(stored, data)
+            poster = DerivedFile(original=stored, kind=DerivedKind.THUMB, event=None, width=clip.width,
+                                 height=clip.height)
+            save_all_or_nothing(poster, clip.poster_jpeg)
+    except IntegrityError:  # the same clip sent twice at once: the first one is kept
+        return StoredFile.objects.get(company=company, sha256=digest)
+    return stored
+
+
 def save_all_or_nothing(obj: Any, data: bytes, field: str = "file") -> None:
     """Write `data` as the file of `obj` and insert its row; on any failure neither is left behind.
 
@@ -165,7 +207,7 @@ def watermark_event(event_id: int) -> list:
     made = []
     for slot, sha in _photos_of(event):
         original = StoredFile.objects.filter(company_id=event.instance.company_id, sha256=sha).first()
-        if original is None:
+        if original is None or original.is_video:  # a clip is played as it is, with its poster
             continue
         try:
             made.append(derive(original, event, slot))
@@ -179,6 +221,8 @@ def display_for(original: StoredFile, event_id: int) -> Any:
     original's company and carries that photo."""
     from anlian.evidence.models import DerivedFile, DerivedKind
 
+    if original.is_video:
+        return None
     found = DerivedFile.objects.filter(original=original, kind=DerivedKind.DISPLAY, event_id=event_id).first()
     if found is not None:
         return found

@@ -19,7 +19,7 @@ from ninja.pagination import paginate
 from anlian.core.errors import Invalid, NotFound
 from anlian.core.schemas import Id, Pages, Strict
 from anlian.evidence.models import StoredFile
-from anlian.evidence.services import store_photo
+from anlian.evidence.services import store_upload
 from anlian.flows import core, services
 from anlian.flows.checking import check
 from anlian.flows.preview import describe
@@ -190,6 +190,7 @@ class FileOut(Schema):
     size: int
     width: int | None
     height: int | None
+    seconds: float | None
     created_at: datetime
 
 
@@ -207,9 +208,9 @@ def _company_of(request: HttpRequest, company_id: int | None) -> OrgUnit:
     return unit
 
 
-@router.post("/files", response={201: FileOut}, summary="Upload a photo (JPEG, PNG or WebP)")
+@router.post("/files", response={201: FileOut}, summary="Upload a photo (JPEG, PNG, WebP, HEIC) or a clip ≤ 60 s (MP4, WebM)")
 def upload_file(request: HttpRequest, file: File[UploadedFile], company_id: Form[Id | None] = None):
-    return Status(201, store_photo(request.user, _company_of(request, company_id), file))
+    return Status(201, store_upload(request.user, _company_of(request, company_id), file))
 
 
 @router.get("/files/{sha256}", response=FileOut)

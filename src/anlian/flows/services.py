@@ -189,7 +189,7 @@ EVENT_COLUMNS = ("seq", "kind", "actor_key", "server_time", "step", "device_time
 # The reads of a step submission, compiled once (core.prepared): they run on every step.
 EVENTS = Prepared(lambda job: Event.objects.filter(instance_id=job).order_by("seq").values_list(*EVENT_COLUMNS))
 FILES = Prepared(lambda company, refs: StoredFile.objects.filter(company_id=company, sha256__in=refs)
-                 .values_list("sha256", "pk"))
+                 .values_list("sha256", "pk", "content_type"))
 USED_BEFORE = Prepared(lambda files: EventPhoto.objects.filter(file_id__in=files).values_list(
     "file_id", "event__instance_id", "event__step"))
 PEOPLE = Prepared(lambda company, ids: Person.objects.filter(company_id=company, is_active=True, pk__in=ids)
@@ -224,21 +224,30 @@ def _person_of(user: Any) -> Person:
     return person
 
 
-def _check_photos(company, action: core.Action) -> dict[str, int]:
-    """Every photo reference must be a stored file of the job's company: {sha256: file id}."""
+def _check_photos(company, tpl: core.Template, action: core.Action) -> tuple[dict[str, int], set[str]]:
+    """Every photo reference must be a stored file of the job's company, and a clip may only go
+    where the slot takes video: ({sha256: file id}, the clips' sha256)."""
     refs = {ref for refs in action.photos.values() for ref in refs}
     if not refs:
-        return {}
-    found = dict(FILES.rows(company, sorted(refs)))
+        return {}, set()
+    rows = FILES.rows(company, sorted(refs))
+    found = {sha: pk for sha, pk, _type in rows}
     missing = sorted(refs - set(found))
     if missing:
         raise Invalid(_("照片 {ref} 不存在，请重新上传").format(ref=missing[0][:12]), field="photos",
                       code="photo_unknown")
-    return found
+    clips = {sha for sha, _pk, content_type in rows if content_type.startswith("video/")}
+    if clips:
+        step = tpl.by_key.get(action.step or "")
+        takes_video = {s.key for s in (step.photos if step else ()) if s.video}
+        for slot, slot_refs in action.photos.items():
+            if slot not in takes_video and clips & set(slot_refs):
+                raise Invalid(_("此处只接受照片，不接受视频"), field=f"photos.{slot}", code="video_not_allowed")
+    return found, clips
 
 
 def _photo_findings(job: Instance, tpl: core.Template, events: list[CoreEvent], action: core.Action,
-                    files: dict[str, int], now: datetime) -> list[tuple[str, list]]:
+                    files: dict[str, int], clips: set[str], now: datetime) -> list[tuple[str, list]]:
     """Run the checks each photo slot of the step asks for (anlian.trust); a hard failure refuses
     the submission with its reason, the rest are kept for the approver: [(slot, findings)]."""
     step = tpl.by_key.get(action.step or "")
@@ -259,7 +268,8 @@ def _photo_findings(job: Instance, tpl: core.Template, events: list[CoreEvent], 
     for slot in slots:
         before = next((c.get("before") for c in slot.checks if c.name == "before_after"), None)
         context = replace(base, before_refs=tuple(_earlier_photos(events, action, before))) if before else base
-        findings = trust.run_checks(job.company_id, slot.checks, action.photos[slot.key], context)
+        pictures = [r for r in action.photos[slot.key] if r not in clips]  # the checks read images
+        findings = trust.run_checks(job.company_id, slot.checks, pictures, context)
         refused = trust.refusal(findings)
         if refused is not None:
             raise Invalid(refused.reason, field=f"photos.{slot.key}", code=f"photo_{refused.check}")
@@ -434,15 +444,15 @@ def act(user: Any, instance: Instance | int, action: core.Action, *, now: dateti
         locked, source = _lock(instance.pk if isinstance(instance, Instance) else instance)
         if not isinstance(instance, Instance) and not _sees(user, person, locked):
             raise NotFound()
-        files = _check_photos(locked.company_id, action)
         tpl = _parse(source)
+        files, clips = _check_photos(locked.company_id, tpl, action)
         _check_submission(locked.company_id, tpl, action)
         events = core_events(locked)
         try:
             new = core.apply(tpl, events, action, actor_facts(person, locked.org_unit), now, DbFacts())
         except core.Refusal as refusal:
             raise EngineRefusal(refusal) from None
-        findings = _photo_findings(locked, tpl, events, action, files, now)
+        findings = _photo_findings(locked, tpl, events, action, files, clips, now)
         row = _append(locked, tpl, events, new, person, files)
         if findings:
             from anlian.trust.checks import store_findings

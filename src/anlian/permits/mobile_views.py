@@ -181,6 +181,7 @@ def _step_form(request: HttpRequest, template: str, ctx: dict[str, Any], step: S
     by_key = {s.key: s for s in (step.photos if step else ())}
     for slot in context["slots"]:
         slot["camera_only"] = bool(getattr(by_key.get(slot["key"]), "camera_only", False))
+        slot["video"] = bool(getattr(by_key.get(slot["key"]), "video", False))
     return render(request, template, context, status=error.http_status if error else 200)
 
 

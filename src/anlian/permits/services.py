@@ -24,7 +24,8 @@ from django.utils.translation import gettext_lazy
 
 from anlian.core import clock
 from anlian.core.errors import DomainError
-from anlian.evidence.services import store_photo
+from anlian.evidence.models import StoredFile
+from anlian.evidence.services import store_photo, store_upload
 from anlian.flows import core
 from anlian.flows import services as flows
 from anlian.flows.core.fields import shown
@@ -136,7 +137,7 @@ def read_photos(user: Any, company: OrgUnit, step: Step | None, files: Any, post
         refs = [r for r in post.getlist(REFS + slot) if _is_sha(r)]
         for upload in files.getlist(FILES + slot):
             try:
-                refs.append(store_photo(user, company, upload).sha256)
+                refs.append(store_upload(user, company, upload).sha256)
             except DomainError as exc:
                 exc.field = f"photos.{slot}"
                 error = error or exc
@@ -436,8 +437,13 @@ def timeline(instance: Instance, *, refusals: bool = True, before_step: str | No
     names = Names.for_values(tpl, [(e.payload or {}).get("values") or {} for e in events])
     entries = [_event_entry(tpl, e, names) for e in events]
     flags = photo_flags(tpl, [e.pk for e in events])
+    refs = {r for entry in entries for p in entry.photos for r in p["refs"]}
+    clips = set(StoredFile.objects.filter(company_id=instance.company_id, sha256__in=refs,
+                                          content_type__startswith="video/").values_list("sha256", flat=True))
     for entry in entries:
         entry.flags = flags.get(entry.event_id, [])
+        for p in entry.photos:
+            p["videos"] = [r for r in p["refs"] if r in clips]
     if refusals and before_step is None:
         for r in instance.refusals.select_related("actor"):
             step = tpl.by_key.get(r.step)

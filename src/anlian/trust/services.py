@@ -31,7 +31,8 @@ def after_event(event_id: int, reviewers: list | None = None) -> int:
         return 0
     instance = event.instance
     files = {f.sha256: f for f in StoredFile.objects.filter(company_id=instance.company_id,
-                                                             sha256__in={r for refs in photos.values() for r in refs})}
+                                                             sha256__in={r for refs in photos.values() for r in refs})
+             if not f.is_video}  # clips are kept and played, not fingerprinted or pre-reviewed
     prints = {sha: _fingerprint(f) for sha, f in files.items()}
     step = template_of(instance.version).by_key.get(event.step)
     if step is None:

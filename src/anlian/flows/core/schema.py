@@ -105,6 +105,7 @@ class PhotoSlot:
     max: int = 9
     checks: tuple[PhotoCheck, ...] = ()
     camera_only: bool = False  # the phone opens the camera and refuses gallery picks (freshness catches the rest)
+    video: bool = False  # the slot also takes a short clip (≤ 60 s)
 
     @property
     def check_map(self) -> dict[str, dict[str, Any]]:
@@ -568,8 +569,12 @@ class _Parser:
             if not isinstance(camera_only, bool):
                 self.err(p, "camera_only must be true or false")
                 camera_only = False
+            video = pdoc.get("video", False)
+            if not isinstance(video, bool):
+                self.err(p, "video must be true or false")
+                video = False
             out.append(PhotoSlot(key, self.text(pdoc, "label", p, default=key), self.text(pdoc, "hint", p), lo, hi,
-                                 self.photo_checks(pdoc, p), camera_only))
+                                 self.photo_checks(pdoc, p), camera_only, video))
         return tuple(out)
 
     def photo_checks(self, pdoc: dict, path: str) -> tuple[PhotoCheck, ...]:
