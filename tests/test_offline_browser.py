@@ -224,3 +224,30 @@ def test_a_queued_step_the_server_refuses_stays_visible_until_discarded(browser,
     page.wait_for_function("AnlianQueue.all().then(items => items.length === 0)")
     page.locator("#pf-queue").wait_for(state="hidden")
     context.close()
+
+
+def test_a_step_submitted_online_goes_straight_through_with_place_and_accuracy(browser, live_server, world,
+                                                                                 settings, tmp_path):
+    """The everyday path: online, the page's script downscales the photo and submits the form once."""
+    settings.ANLIAN_PHOTO_MAX_EDGE = 800
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  locale="zh-CN", permissions=["geolocation"],
+                                  geolocation={"latitude": 30.0002, "longitude": 120.0003, "accuracy": 7})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "A-worker")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    job = start_zero_job(page, live_server, world)
+    page.goto(live_server.url + reverse("permits:step", args=[job.pk, "lock"]))
+    page.wait_for_function("document.querySelector('input[name=accuracy]').value !== ''")
+    page.set_input_files("input[name=photo__lock]", str(big_jpeg(tmp_path / "lock.jpg")))
+    with page.expect_navigation():
+        page.click("button[name=do][value=complete]")
+    event = Event.objects.get(instance=job, step="lock")
+    assert event.lat == pytest.approx(30.0002) and event.accuracy == pytest.approx(7)
+    [sha] = event.payload["photos"]["lock"]
+    assert max(StoredFile.objects.get(sha256=sha).width, StoredFile.objects.get(sha256=sha).height) == 800
+    assert Event.objects.filter(instance=job, step="lock").count() == 1
+    context.close()
