@@ -187,3 +187,41 @@ def test_a_camera_only_slot_refuses_the_gallery_on_the_phone(world):
     job = services.start(world.a.worker.user, version, world.a.area)
     page = client_for(world.a.worker).get(reverse("permits:step", args=[job.pk, "first"])).content.decode()
     assert "data-camera-only" in page and 'capture="environment"' in page
+
+
+BEFORE_AFTER = """
+key: fix-check
+name: 整改前后
+kind: inspection
+steps:
+  - key: before
+    name: 整改前
+    actor: applicant
+    photos:
+      - {key: site_before, label: 整改前, min: 1, max: 1}
+  - key: after
+    name: 整改后
+    actor: applicant
+    photos:
+      - {key: site_after, label: 整改后, min: 1, max: 1, checks: {before_after: {before: site_before, within: 20, hard: true}}}
+"""
+
+
+def test_after_photos_must_differ_from_before_and_be_taken_at_the_same_place(world):
+    version = services.save_version(SYSTEM, None, BEFORE_AFTER, owner=world.a.unit, publish=True)
+    job = services.start(world.a.worker.user, version, world.a.area)
+    client = client_for(world.a.worker)
+    url = f"/api/v1/instances/{job.pk}/actions"
+    before = upload(world, scene(11))
+    assert client.post(url, {"kind": "complete", "step": "before", "photos": {"site_before": [before]},
+                             "lat": 30.0, "lng": 120.0}, content_type="application/json").status_code == 201
+    same = client.post(url, {"kind": "complete", "step": "after", "photos": {"site_after": [before]},
+                             "lat": 30.0, "lng": 120.0}, content_type="application/json")
+    assert same.status_code == 422 and same.json()["code"] == "photo_before_after"
+    after = upload(world, scene(12))
+    far = client.post(url, {"kind": "complete", "step": "after", "photos": {"site_after": [after]},
+                            "lat": 30.01, "lng": 120.0}, content_type="application/json")  # ~1.1 km away
+    assert far.status_code == 422 and far.json()["code"] == "photo_before_after"
+    near = client.post(url, {"kind": "complete", "step": "after", "photos": {"site_after": [after]},
+                             "lat": 30.00005, "lng": 120.0}, content_type="application/json")
+    assert near.status_code == 201, near.content

@@ -267,7 +267,11 @@ def _photo_findings(job: Instance, tpl: core.Template, events: list[CoreEvent], 
     out = []
     for slot in slots:
         before = next((c.get("before") for c in slot.checks if c.name == "before_after"), None)
-        context = replace(base, before_refs=tuple(_earlier_photos(events, action, before))) if before else base
+        context = base
+        if before:
+            refs, where = _earlier_photos(events, action, before)
+            context = replace(base, before_refs=tuple(refs), before_lat=where[0] if where else None,
+                              before_lng=where[1] if where else None)
         pictures = [r for r in action.photos[slot.key] if r not in clips]  # the checks read images
         findings = trust.run_checks(job.company_id, slot.checks, pictures, context)
         refused = trust.refusal(findings)
@@ -277,15 +281,17 @@ def _photo_findings(job: Instance, tpl: core.Template, events: list[CoreEvent], 
     return out
 
 
-def _earlier_photos(events: list[CoreEvent], action: core.Action, slot: str) -> list[str]:
-    """The photos of slot `slot`: in this submission, else the latest earlier event that has it."""
+def _earlier_photos(events: list[CoreEvent], action: core.Action,
+                    slot: str) -> tuple[list[str], tuple[float, float] | None]:
+    """The photos of slot `slot` and where the phone was when they were sent: in this submission,
+    else the latest earlier event that has them."""
     if action.photos.get(slot):
-        return list(action.photos[slot])
+        return list(action.photos[slot]), action.location
     for event in reversed(events):
         found = (event.payload.get("photos") or {}).get(slot)
         if found:
-            return list(found)
-    return []
+            return list(found), event.location
+    return [], None
 
 
 def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
