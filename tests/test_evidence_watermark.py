@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
+from anlian.evidence.services import watermark_event
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -18,7 +20,6 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 import anlian.flows.core as core
 from anlian.evidence import services, watermark
 from anlian.evidence.models import DerivedFile, DerivedKind, StoredFile
-from anlian.evidence.tasks import watermark_event_task
 from anlian.evidence.watermark import Stamp
 from anlian.flows import services as flows
 from anlian.flows.models import FlowTemplate
@@ -164,7 +165,7 @@ def test_the_font_grows_with_the_picture():
 
 def test_the_task_makes_a_watermarked_display_copy_and_keeps_the_original(shot):
     event, originals = shot
-    watermark_event_task(event.pk)
+    watermark_event(event.pk)  # what the worker's sweep does (flows.tasks)
     for slot, (stored, data) in originals.items():
         with stored.file.open("rb") as handle:
             assert handle.read() == data  # the original, untouched
@@ -192,10 +193,10 @@ def test_a_large_photo_gets_a_display_copy_of_bounded_size():
 
 def test_running_again_makes_nothing_new(shot):
     event, _originals = shot
-    watermark_event_task(event.pk)
+    watermark_event(event.pk)  # what the worker's sweep does (flows.tasks)
     names = sorted(DerivedFile.objects.values_list("file", flat=True))
     before = files_in_storage()
-    watermark_event_task(event.pk)
+    watermark_event(event.pk)  # what the worker's sweep does (flows.tasks)
     services.watermark_event(event.pk)
     assert sorted(DerivedFile.objects.values_list("file", flat=True)) == names
     assert files_in_storage() == before
@@ -233,7 +234,7 @@ def test_a_heic_photo_gets_a_jpeg_display_copy(world):
 
 def test_the_display_copy_is_served_locked_down(world, shot):
     event, originals = shot
-    watermark_event_task(event.pk)
+    watermark_event(event.pk)  # what the worker's sweep does (flows.tasks)
     stored, _data = originals["of_self"]
     url = reverse("evidence:display", kwargs={"sha256": stored.sha256, "event_id": event.pk})
     response = client_for(world.a.officer).get(url)
@@ -258,7 +259,7 @@ def test_a_missing_display_copy_is_made_on_demand(world, shot):
 
 def test_another_company_strangers_and_wrong_pairs_get_nothing(world, shot):
     event, originals = shot
-    watermark_event_task(event.pk)
+    watermark_event(event.pk)  # what the worker's sweep does (flows.tasks)
     stored, _data = originals["of_partner"]
     url = reverse("evidence:display", kwargs={"sha256": stored.sha256, "event_id": event.pk})
     assert client_for(world.b.admin).get(url).status_code == 404

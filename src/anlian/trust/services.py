@@ -1,7 +1,7 @@
 """After a step with photos is recorded: fingerprint its photos and pre-review each slot.
 
-Runs in the worker (`trust.tasks`), never in the request: the vision model may take seconds. The
-verdicts are reminders for the approver; nothing here changes the job.
+Runs in the worker (`flows.tasks.process_photo_steps`), never in the request: the vision model may
+take seconds. The verdicts are reminders for the approver; nothing here changes the job.
 """
 
 from __future__ import annotations
