@@ -25,7 +25,7 @@ from anlian.flows.checking import check
 from anlian.flows.preview import describe
 from anlian.flows.models import Endorsement, FlowTemplate, Instance, InstanceStatus, TemplateVersion
 from anlian.orgs import access
-from anlian.orgs.api import url_or_none
+from anlian.orgs.api import ref_or_none, url_or_none
 from anlian.orgs.models import Area, OrgKind, OrgUnit, Person
 
 router = Router(tags=["flows"])
@@ -33,15 +33,6 @@ router = Router(tags=["flows"])
 MAX_SOURCE = 200_000  # characters of YAML: the largest shipped template is ~15 000
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=60)]
-
-
-def _ref(source: Any, request: HttpRequest, pk: int | None, field: str) -> Any:
-    if pk is None:
-        return None
-    try:
-        return access.get_for_user(source, request.user, pk)
-    except NotFound:
-        raise NotFound(field=field) from None
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -139,7 +130,7 @@ def validate_template(request: HttpRequest, payload: SourceIn):
 
 @router.post("/templates", response={201: VersionOut}, summary="Import a template (a new version if the key exists)")
 def import_template(request: HttpRequest, payload: ImportIn):
-    owner = _ref(OrgUnit, request, payload.owner_id, "owner_id")
+    owner = ref_or_none(OrgUnit, request, payload.owner_id, "owner_id")
     version = services.save_version(request.user, None, payload.source, owner=owner, publish=payload.publish)
     return Status(201, version)
 
@@ -158,7 +149,7 @@ def add_version(request: HttpRequest, template_id: Id, payload: VersionIn):
 @router.post("/templates/{template_id}/copy", response={201: VersionOut}, summary="Copy into an own template")
 def copy_template(request: HttpRequest, template_id: Id, payload: CopyIn):
     template = services.get_template_for_user(request.user, template_id)
-    owner = _ref(OrgUnit, request, payload.owner_id, "owner_id")
+    owner = ref_or_none(OrgUnit, request, payload.owner_id, "owner_id")
     return Status(201, services.copy_template(request.user, template, owner, payload.key))
 
 
@@ -202,7 +193,7 @@ def _company_of(request: HttpRequest, company_id: int | None) -> OrgUnit:
         if own is None:
             raise Invalid(_("请指定照片所属公司"), field="company_id")
         return own
-    unit = _ref(OrgUnit, request, company_id, "company_id")
+    unit = ref_or_none(OrgUnit, request, company_id, "company_id")
     if unit.kind != OrgKind.COMPANY:
         raise Invalid(_("请选择公司"), field="company_id")
     return unit
@@ -386,8 +377,8 @@ def list_instances(request: HttpRequest, status: InstanceStatus | None = None,
 @router.post("/instances", response={201: InstanceDetailOut}, summary="Start a job (and submit its first step)")
 def start_instance(request: HttpRequest, payload: StartIn):
     version = services.get_version_for_user(request.user, payload.version_id)
-    area = _ref(Area, request, payload.area_id, "area_id")
-    endorsement = _ref(Endorsement, request, payload.endorsement_id, "endorsement_id")
+    area = ref_or_none(Area, request, payload.area_id, "area_id")
+    endorsement = ref_or_none(Endorsement, request, payload.endorsement_id, "endorsement_id")
     first = None
     if payload.submit_first_step or payload.values or payload.photos:
         first = core.Action("complete", step=services.template_of(version).steps[0].key, values=payload.values,
@@ -457,7 +448,7 @@ class EndorsementOut(Schema):
 @router.post("/endorsements", response={201: EndorsementOut},
              summary="Area owner: allow one more job beside a conflicting one")
 def endorse(request: HttpRequest, payload: EndorsementIn):
-    area = _ref(Area, request, payload.area_id, "area_id")
+    area = ref_or_none(Area, request, payload.area_id, "area_id")
     return Status(201, services.endorse(request.user, area, payload.template_key, payload.reason,
                                         payload.valid_minutes))
 
