@@ -100,3 +100,10 @@ def _apply_form(crew: Crew) -> dict:
     for item, answer in values["measures"].items():
         form[f"c__measures__{item}"] = answer
     return form
+
+
+def test_area_owners_find_the_endorsement_page_on_the_phone_home(crew):
+    from django.urls import reverse
+
+    assert reverse("permits:endorse") in crew.client(crew.owner).get("/m/").content.decode()
+    assert reverse("permits:endorse") not in crew.client(crew.applicant).get("/m/").content.decode()

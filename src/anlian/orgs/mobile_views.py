@@ -9,12 +9,16 @@ from django.shortcuts import render
 
 from anlian.core.pages import paginate
 from anlian.orgs import access
+from anlian.orgs.permissions import MANAGE_ORG
 from anlian.orgs.models import Equipment, Person, RoleGrant
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "mobile/home.html")
+    scope = access.scope_of(request.user)
+    # Area owners (people who manage a unit) endorse simultaneous operations from their phone.
+    owns_areas = scope.is_superuser or any(MANAGE_ORG in perms for _path, perms in scope.grants)
+    return render(request, "mobile/home.html", {"owns_areas": owns_areas})
 
 
 @login_required
