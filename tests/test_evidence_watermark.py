@@ -97,8 +97,8 @@ def test_a_cjk_font_is_found_and_draws_chinese_not_boxes():
     assert watermark.glyph_bitmap(font, "链") not in (an, missing)
 
 
-@pytest.mark.skipif(not os.path.isfile(DEJAVU), reason="DejaVu Sans not installed")
 def test_the_check_tells_a_font_without_chinese(settings):
+    assert os.path.isfile(DEJAVU), "DejaVu Sans is missing: run scripts/system-deps.sh (make test does)"
     assert not watermark.is_cjk_font(DEJAVU)  # 安 comes out as DejaVu's box: the probe sees it
     font = watermark.ImageFont.truetype(DEJAVU, 40)
     assert watermark.glyph_bitmap(font, "安") == watermark.glyph_bitmap(font, watermark.MISSING_PROBE)
