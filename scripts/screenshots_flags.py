@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 from pathlib import Path
 
@@ -93,34 +92,18 @@ def main() -> None:
     base.setup_django()
     urls = build()
 
-    from django.contrib.staticfiles.handlers import StaticFilesHandler
-    from django.test.testcases import LiveServerThread
-    from playwright.sync_api import sync_playwright
-
-    server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
-    server.daemon = True
-    server.start()
-    server.is_ready.wait()
-    address = f"http://127.0.0.1:{server.port}"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-                                        args=base.ARGS)
-            phone = browser.new_context(viewport=base.PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                        locale="zh-CN")
-            page = phone.new_page()
-            base.login(page, address, "safety")
-            base.shoot(page, address, urls["approve"], out, "flags-phone-approval", full=False, scroll_to=".ev-flags")
-            phone.close()
-            desktop = browser.new_context(viewport=base.DESKTOP, locale="zh-CN")
-            page = desktop.new_page()
-            base.login(page, address, "safety")
-            base.shoot(page, address, urls["timeline"], out, "flags-desktop-timeline", full=False,
-                       scroll_to=".ev-flags")
-            desktop.close()
-            browser.close()
-    finally:
-        server.terminate()
+    with base.live_server() as address, base.chromium() as browser:
+        phone = browser.new_context(viewport=base.PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                    locale="zh-CN")
+        page = phone.new_page()
+        base.login(page, address, "safety")
+        base.shoot(page, address, urls["approve"], out, "flags-phone-approval", full=False, scroll_to=".ev-flags")
+        phone.close()
+        desktop = browser.new_context(viewport=base.DESKTOP, locale="zh-CN")
+        page = desktop.new_page()
+        base.login(page, address, "safety")
+        base.shoot(page, address, urls["timeline"], out, "flags-desktop-timeline", full=False, scroll_to=".ev-flags")
+        desktop.close()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,11 @@ import io
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONE = {"width": 390, "height": 844}
@@ -158,6 +161,37 @@ def build_data() -> dict[str, str]:
     }
 
 
+@contextmanager
+def live_server() -> Iterator[str]:
+    """The throw-away site on loopback, for as long as the screenshots take: its base URL."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread
+
+    server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    if server.error:
+        raise server.error
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.terminate()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """The system Chromium (CHROMIUM, default /usr/bin/chromium) through Playwright; never a download."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def login(page, base: str, username: str) -> None:
     from anlian.orgs.demo import DEMO_PASSWORD
 
@@ -194,46 +228,30 @@ def main() -> None:
     setup_django()
     urls = build_data()
 
-    from django.contrib.staticfiles.handlers import StaticFilesHandler
-    from django.test.testcases import LiveServerThread
-    from playwright.sync_api import sync_playwright
-
-    server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
-    server.daemon = True
-    server.start()
-    server.is_ready.wait()
-    if server.error:
-        raise server.error
-    base = f"http://127.0.0.1:{server.port}"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS)
-            phone = dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
-            for user, shots in (("worker", [("step", "permit-phone-step"), ("measures_start", "permit-phone-start-hot-work")]),
-                                ("workshop", [("tasks", "permit-phone-tasks"), ("approve", "permit-phone-approval")])):
-                context = browser.new_context(**phone)
-                page = context.new_page()
-                login(page, base, user)
-                for key, name in shots:
-                    # Phone shots are one screen, as a worker sees it (the tab bar and submit stay fixed).
-                    shoot(page, base, urls[key], out, name, full=False)
-                    if key == "approve":
-                        shoot(page, base, None, out, "permit-phone-approval-decide", full=False,
-                              scroll_to="#field-reason")
-                context.close()
+    with live_server() as base, chromium() as browser:
+        phone = dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
+        for user, shots in (("worker", [("step", "permit-phone-step"), ("measures_start", "permit-phone-start-hot-work")]),
+                            ("workshop", [("tasks", "permit-phone-tasks"), ("approve", "permit-phone-approval")])):
             context = browser.new_context(**phone)
-            shoot(context.new_page(), base, urls["verify"], out, "permit-phone-qr-check", full=False)
-            context.close()
-            context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
             page = context.new_page()
-            login(page, base, "safety")
-            shoot(page, base, urls["ledger"], out, "permit-desktop-ledger", full=False)
-            shoot(page, base, urls["timeline_hot"], out, "permit-desktop-timeline")
-            shoot(page, base, urls["timeline_zero"], out, "permit-desktop-timeline-zero")
+            login(page, base, user)
+            for key, name in shots:
+                # Phone shots are one screen, as a worker sees it (the tab bar and submit stay fixed).
+                shoot(page, base, urls[key], out, name, full=False)
+                if key == "approve":
+                    shoot(page, base, None, out, "permit-phone-approval-decide", full=False,
+                          scroll_to="#field-reason")
             context.close()
-            browser.close()
-    finally:
-        server.terminate()
+        context = browser.new_context(**phone)
+        shoot(context.new_page(), base, urls["verify"], out, "permit-phone-qr-check", full=False)
+        context.close()
+        context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+        page = context.new_page()
+        login(page, base, "safety")
+        shoot(page, base, urls["ledger"], out, "permit-desktop-ledger", full=False)
+        shoot(page, base, urls["timeline_hot"], out, "permit-desktop-timeline")
+        shoot(page, base, urls["timeline_zero"], out, "permit-desktop-timeline-zero")
+        context.close()
 
 
 if __name__ == "__main__":

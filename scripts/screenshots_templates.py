@@ -11,28 +11,11 @@ shipped 二级动火 template, serves it on loopback, and drives headless Chromi
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DESKTOP = {"width": 1366, "height": 900}
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def setup_django() -> None:
-    os.environ.setdefault("ANLIAN_DATA_DIR", tempfile.mkdtemp(prefix="anlian-shots-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anlian.settings")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread
-    sys.path.insert(0, str(ROOT / "src"))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from screenshots_permits import DESKTOP, ROOT, chromium, live_server, login, setup_django  # noqa: E402
 
 
 def build_data() -> dict[str, str]:
@@ -88,16 +71,6 @@ steps:
 """
 
 
-def login(page, base: str, username: str) -> None:
-    from anlian.orgs.demo import DEMO_PASSWORD
-
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_load_state("networkidle")
-
-
 def save(page, out: Path, name: str, full: bool = False) -> None:
     page.screenshot(path=str(out / f"{name}.png"), full_page=full)
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -113,55 +86,39 @@ def main() -> None:
     setup_django()
     urls = build_data()
 
-    from django.contrib.staticfiles.handlers import StaticFilesHandler
-    from django.test.testcases import LiveServerThread
-    from playwright.sync_api import sync_playwright
+    with live_server() as base, chromium() as browser:
+        context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+        page = context.new_page()
+        login(page, base, "safety")
 
-    server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
-    server.daemon = True
-    server.start()
-    server.is_ready.wait()
-    if server.error:
-        raise server.error
-    base = f"http://127.0.0.1:{server.port}"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS)
-            context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
-            page = context.new_page()
-            login(page, base, "safety")
+        page.goto(base + urls["list"])
+        page.wait_for_load_state("networkidle")
+        save(page, out, "template-list", full=True)
 
-            page.goto(base + urls["list"])
-            page.wait_for_load_state("networkidle")
-            save(page, out, "template-list", full=True)
+        page.goto(base + urls["detail"])
+        page.wait_for_load_state("networkidle")
+        save(page, out, "template-page")
 
-            page.goto(base + urls["detail"])
-            page.wait_for_load_state("networkidle")
-            save(page, out, "template-page")
+        # The editor: type a broken template, wait for the live check to list the problems.
+        page.goto(base + urls["edit"])
+        page.wait_for_load_state("networkidle")
+        page.fill("textarea.yaml", BROKEN)
+        page.wait_for_selector('#check [data-ok="0"]')
+        save(page, out, "template-editor-errors")
 
-            # The editor: type a broken template, wait for the live check to list the problems.
-            page.goto(base + urls["edit"])
-            page.wait_for_load_state("networkidle")
-            page.fill("textarea.yaml", BROKEN)
-            page.wait_for_selector('#check [data-ok="0"]')
-            save(page, out, "template-editor-errors")
-
-            # Fix them: the check turns green and shows the step-by-step preview.
-            fixed = (BROKEN.replace("type: persn", "type: person").replace("max: 九点九", "max: 9.9")
-                     .replace("valid_for: 30分钟", "valid_for: {for: 30m, through: approve}")
-                     .replace("{mode: some}", "{mode: single, return_to: [apply, gas]}")
-                     .replace("    actor: {role: analyst}\n", "    actor: {role: analyst}\n    photos:\n"
-                              "      - {key: meter, label: 检测仪读数, min: 1, max: 3}\n")
-                     + "    presence: photo\n    cc: [{role: safety_officer}]\n"
-                     + "  - key: patrol\n    name: 监护巡检\n    actor: {person_field: guardian}\n"
-                     + "    repeat: {every: 2h, until: finish}\n  - key: finish\n    name: 完工验收\n")
-            page.fill("textarea.yaml", fixed)
-            page.wait_for_selector('#check [data-ok="1"]')
-            save(page, out, "template-editor-preview")
-            context.close()
-            browser.close()
-    finally:
-        server.terminate()
+        # Fix them: the check turns green and shows the step-by-step preview.
+        fixed = (BROKEN.replace("type: persn", "type: person").replace("max: 九点九", "max: 9.9")
+                 .replace("valid_for: 30分钟", "valid_for: {for: 30m, through: approve}")
+                 .replace("{mode: some}", "{mode: single, return_to: [apply, gas]}")
+                 .replace("    actor: {role: analyst}\n", "    actor: {role: analyst}\n    photos:\n"
+                          "      - {key: meter, label: 检测仪读数, min: 1, max: 3}\n")
+                 + "    presence: photo\n    cc: [{role: safety_officer}]\n"
+                 + "  - key: patrol\n    name: 监护巡检\n    actor: {person_field: guardian}\n"
+                 + "    repeat: {every: 2h, until: finish}\n  - key: finish\n    name: 完工验收\n")
+        page.fill("textarea.yaml", fixed)
+        page.wait_for_selector('#check [data-ok="1"]')
+        save(page, out, "template-editor-preview")
+        context.close()
 
 
 if __name__ == "__main__":

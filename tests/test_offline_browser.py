@@ -60,6 +60,17 @@ def start_zero_job_here(world) -> Instance:
     return Instance.objects.get(version=v)
 
 
+def logged_in_worker(context, live_server):
+    """A new page of `context`, logged in as company A's worker."""
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "A-worker")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
 def big_jpeg(path: Path, size=(1600, 1200)) -> Path:
     """A real camera-sized JPEG with EXIF (capture time), larger than the configured long edge."""
     image = Image.new("RGB", size, (30, 90, 160))
@@ -127,12 +138,7 @@ def test_a_step_taken_offline_arrives_once_with_its_photos_after_the_page_was_cl
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
                                   locale="zh-CN", permissions=["geolocation"],
                                   geolocation={"latitude": 30.0001, "longitude": 120.0002, "accuracy": 12})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "A-worker")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    page = logged_in_worker(context, live_server)
     job = start_zero_job(page, live_server, world)
     step_url = live_server.url + reverse("permits:step", args=[job.pk, "lock"])
     page.goto(step_url)
@@ -199,12 +205,7 @@ def test_a_step_taken_offline_arrives_once_with_its_photos_after_the_page_was_cl
 @pytest.mark.django_db(transaction=True)
 def test_a_queued_step_the_server_refuses_stays_visible_until_discarded(browser, live_server, world):
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = context.new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "A-worker")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    page = logged_in_worker(context, live_server)
     job = start_zero_job(page, live_server, world)
     step_url = live_server.url + reverse("permits:step", args=[job.pk, "lock"])
     page.goto(step_url)
@@ -229,6 +230,8 @@ def test_a_queued_step_the_server_refuses_stays_visible_until_discarded(browser,
     context.close()
 
 
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
 def test_a_step_submitted_online_goes_straight_through_with_place_and_accuracy(browser, live_server, world,
                                                                                  settings, tmp_path):
     """The everyday path: online, the page's script downscales the photo and submits the form once."""
@@ -236,12 +239,7 @@ def test_a_step_submitted_online_goes_straight_through_with_place_and_accuracy(b
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
                                   locale="zh-CN", permissions=["geolocation"],
                                   geolocation={"latitude": 30.0002, "longitude": 120.0003, "accuracy": 7})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "A-worker")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    page = logged_in_worker(context, live_server)
     job = start_zero_job(page, live_server, world)
     page.goto(live_server.url + reverse("permits:step", args=[job.pk, "lock"]))
     page.wait_for_function("document.querySelector('input[name=accuracy]').value !== ''")

@@ -203,18 +203,18 @@ LOCKED_JOB = Prepared(lambda job: Instance.objects.filter(pk=job).select_for_upd
 
 
 def core_events(instance: Instance) -> list[CoreEvent]:
-    rows = EVENTS.rows(instance.pk)
-    return [CoreEvent(seq=seq, kind=kind, actor=actor, server_time=server_time, step=step or None,
-                      device_time=device_time, payload=payload,
-                      location=(lat, lng) if lat is not None and lng is not None else None, accuracy=accuracy)
-            for seq, kind, actor, server_time, step, device_time, payload, lat, lng, accuracy in rows]
+    return [_core_event(*row) for row in EVENTS.rows(instance.pk)]
 
 
 def to_core(event: Event) -> CoreEvent:
-    location = (event.lat, event.lng) if event.lat is not None and event.lng is not None else None
-    return CoreEvent(seq=event.seq, kind=event.kind, actor=event.actor_key, server_time=event.server_time,
-                     step=event.step or None, device_time=event.device_time, payload=event.payload,
-                     location=location, accuracy=event.accuracy)
+    return _core_event(*(getattr(event, column) for column in EVENT_COLUMNS))
+
+
+def _core_event(seq, kind, actor, server_time, step, device_time, payload, lat, lng, accuracy) -> CoreEvent:
+    """The engine's event from a stored row's EVENT_COLUMNS."""
+    return CoreEvent(seq=seq, kind=kind, actor=actor, server_time=server_time, step=step or None,
+                     device_time=device_time, payload=payload,
+                     location=(lat, lng) if lat is not None and lng is not None else None, accuracy=accuracy)
 
 
 def _person_of(user: Any) -> Person:
