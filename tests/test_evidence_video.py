@@ -104,3 +104,15 @@ def test_only_slots_that_take_video_accept_a_clip(world):
     assert "<video" in page and reverse("evidence:file", args=[sha]) in page
     phone = client.get(reverse("permits:job", args=[job.pk]))
     assert phone.status_code == 200
+
+
+def test_the_worker_sweep_does_not_come_back_to_a_step_whose_evidence_is_a_clip(world):
+    from anlian.flows.tasks import process_photo_steps
+
+    version = services.save_version(SYSTEM, None, TEMPLATE, owner=world.a.unit, publish=True)
+    job = services.start(world.a.worker.user, version, world.a.area)
+    client = client_for(world.a.worker)
+    sha = upload(client, clip(2)).json()["sha256"]
+    assert client.post(f"/api/v1/instances/{job.pk}/actions", {"kind": "complete", "step": "record",
+                       "photos": {"clip": [sha]}}, content_type="application/json").status_code == 201
+    assert process_photo_steps.call_local() == 0

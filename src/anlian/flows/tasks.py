@@ -23,7 +23,10 @@ def process_photo_steps(limit: int = 200) -> int:
     from anlian.flows.models import Event
     from anlian.trust.services import after_event
 
-    pending = list(Event.objects.filter(photo_uses__isnull=False, photo_reviews__isnull=True)
+    # Only steps with pictures: a step whose only evidence is a clip gets no pre-review, and would
+    # otherwise be picked up again every minute.
+    pending = list(Event.objects.filter(photo_uses__file__content_type__startswith="image/",
+                                        photo_reviews__isnull=True)
                    .order_by("pk").values_list("pk", flat=True).distinct()[:limit])
     for event_id in pending:
         watermark_event(event_id)
