@@ -9,7 +9,6 @@ reused, the worker's processing run, then headless Chromium on loopback.
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 from pathlib import Path
@@ -85,11 +84,7 @@ def build() -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(base.ROOT / "docs" / "screenshots"))
-    out = Path(parser.parse_args().out)
-    out.mkdir(parents=True, exist_ok=True)
-    base.setup_django()
+    out = base.prepare(__doc__.splitlines()[0])
     urls = build()
 
     with base.live_server() as address, base.chromium() as browser:

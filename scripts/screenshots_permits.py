@@ -161,6 +161,16 @@ def build_data() -> dict[str, str]:
     }
 
 
+def prepare(description: str) -> Path:
+    """Parse --out, make the folder, and set up Django on a throw-away database: the output folder."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    out = Path(parser.parse_args().out)
+    out.mkdir(parents=True, exist_ok=True)
+    setup_django()
+    return out
+
+
 @contextmanager
 def live_server() -> Iterator[str]:
     """The throw-away site on loopback, for as long as the screenshots take: its base URL."""
@@ -220,12 +230,7 @@ def shoot(page, base: str, path: str | None, out: Path, name: str, full: bool = 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    options = parser.parse_args()
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    setup_django()
+    out = prepare(__doc__.splitlines()[0])
     urls = build_data()
 
     with live_server() as base, chromium() as browser:

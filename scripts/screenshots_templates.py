@@ -10,12 +10,11 @@ shipped 二级动火 template, serves it on loopback, and drives headless Chromi
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenshots_permits import DESKTOP, ROOT, chromium, live_server, login, setup_django  # noqa: E402
+from screenshots_permits import DESKTOP, chromium, live_server, login, prepare, shoot  # noqa: E402
 
 
 def build_data() -> dict[str, str]:
@@ -71,19 +70,8 @@ steps:
 """
 
 
-def save(page, out: Path, name: str, full: bool = False) -> None:
-    page.screenshot(path=str(out / f"{name}.png"), full_page=full)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    print("saved", out / f"{name}.png", "scrollWidth", width)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    options = parser.parse_args()
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    setup_django()
+    out = prepare(__doc__.splitlines()[0])
     urls = build_data()
 
     with live_server() as base, chromium() as browser:
@@ -91,20 +79,16 @@ def main() -> None:
         page = context.new_page()
         login(page, base, "safety")
 
-        page.goto(base + urls["list"])
-        page.wait_for_load_state("networkidle")
-        save(page, out, "template-list", full=True)
+        shoot(page, base, urls["list"], out, "template-list", full=True)
 
-        page.goto(base + urls["detail"])
-        page.wait_for_load_state("networkidle")
-        save(page, out, "template-page")
+        shoot(page, base, urls["detail"], out, "template-page", full=False)
 
         # The editor: type a broken template, wait for the live check to list the problems.
         page.goto(base + urls["edit"])
         page.wait_for_load_state("networkidle")
         page.fill("textarea.yaml", BROKEN)
         page.wait_for_selector('#check [data-ok="0"]')
-        save(page, out, "template-editor-errors")
+        shoot(page, base, None, out, "template-editor-errors", full=False)
 
         # Fix them: the check turns green and shows the step-by-step preview.
         fixed = (BROKEN.replace("type: persn", "type: person").replace("max: 九点九", "max: 9.9")
@@ -117,7 +101,7 @@ def main() -> None:
                  + "    repeat: {every: 2h, until: finish}\n  - key: finish\n    name: 完工验收\n")
         page.fill("textarea.yaml", fixed)
         page.wait_for_selector('#check [data-ok="1"]')
-        save(page, out, "template-editor-preview")
+        shoot(page, base, None, out, "template-editor-preview", full=False)
         context.close()
 
 

@@ -33,16 +33,29 @@ def store_photo(user: Any, company: OrgUnit, upload: Any) -> StoredFile:
         image = open_checked(data, fit=CHECK_FIT)
     except ImageRejected as exc:
         raise Invalid(exc.reason, field="file") from None
+    width, height = getattr(image, "original_size", image.size)
+    return _keep_once(user, company, data, content_type=mime_type(image), width=width, height=height)
+
+
+def _keep_once(user: Any, company: OrgUnit, data: bytes, then: Any = None, **fields: Any) -> StoredFile:
+    """The company's StoredFile of these bytes: the existing one, or a new one written all or
+    nothing (with whatever `then(stored)` adds in the same transaction)."""
     digest = hashlib.sha256(data).hexdigest()
     existing = StoredFile.objects.filter(company=company, sha256=digest).first()
     if existing:
         return existing
-    width, height = getattr(image, "original_size", image.size)
-    stored = StoredFile(sha256=digest, company=company, content_type=mime_type(image), size=len(data),
-                        width=width, height=height, uploaded_by=user if getattr(user, "pk", None) else None)
+    stored = StoredFile(sha256=digest, company=company, size=len(data),
+                        uploaded_by=user if getattr(user, "pk", None) else None, **fields)
     try:
-        save_all_or_nothing(stored, data)
-    except IntegrityError:  # the same photo sent twice at once: the first one is kept
+        with transaction.atomic():
+            save_all_or_nothing(stored, data)
+            if then is not None:
+                try:
+                    then(stored)
+                except BaseException:
+                    stored.file.storage.delete(stored.file.name)  # the row rolls back; the file goes too
+                    raise
+    except IntegrityError:  # the same file sent twice at once: the first one is kept
         return StoredFile.objects.get(company=company, sha256=digest)
     return stored
 
@@ -71,22 +84,13 @@ def store_clip(user: Any, company: OrgUnit, data: bytes) -> StoredFile:
         clip = check_clip(data)
     except VideoRejected as exc:
         raise Invalid(exc.reason, field="file") from None
-    digest = hashlib.sha256(data).hexdigest()
-    existing = StoredFile.objects.filter(company=company, sha256=digest).first()
-    if existing:
-        return existing
-    stored = StoredFile(sha256=digest, company=company, content_type=clip.content_type, size=len(data),
-                        width=clip.width, height=clip.height, seconds=round(clip.seconds, 2),
-                        uploaded_by=user if getattr(user, "pk", None) else None)
-    try:
-        with transaction.atomic():
-            save_all_or_nothing(stored, data)
-            poster = DerivedFile(original=stored, kind=DerivedKind.THUMB, event=None, width=clip.width,
-                                 height=clip.height)
-            save_all_or_nothing(poster, clip.poster_jpeg)
-    except IntegrityError:  # the same clip sent twice at once: the first one is kept
-        return StoredFile.objects.get(company=company, sha256=digest)
-    return stored
+
+    def poster(stored: StoredFile) -> None:
+        save_all_or_nothing(DerivedFile(original=stored, kind=DerivedKind.THUMB, event=None, width=clip.width,
+                                        height=clip.height), clip.poster_jpeg)
+
+    return _keep_once(user, company, data, then=poster, content_type=clip.content_type, width=clip.width,
+                      height=clip.height, seconds=round(clip.seconds, 2))
 
 
 def save_all_or_nothing(obj: Any, data: bytes, field: str = "file") -> None:
