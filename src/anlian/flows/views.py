@@ -57,6 +57,11 @@ def can_edit(user: Any, template: FlowTemplate) -> bool:
     return template.owner is not None and not template.is_shipped and access.can(user, MANAGE_ORG, template.owner)
 
 
+def can_publish(user: Any, template: FlowTemplate) -> bool:
+    """Who services.publish_version lets publish: the template's managers; shipped ones, a superuser."""
+    return can_edit(user, template) or (template.owner is None and access.scope_of(user).is_superuser)
+
+
 def _current(template: FlowTemplate) -> TemplateVersion | None:
     """The version a reader cares about: the published one, else the newest draft."""
     return template.published() or template.versions.order_by("-number").first()
@@ -118,8 +123,7 @@ def template_detail(request: HttpRequest, template_id: int) -> HttpResponse:
     current = _current(template)
     context = {"template": template, "versions": versions, "current": current, "ov": _overview(request.user, current),
                "can_edit": can_edit(request.user, template),
-               "can_publish": can_edit(request.user, template) or (
-                   template.owner is None and access.scope_of(request.user).is_superuser)}
+               "can_publish": can_publish(request.user, template)}
     return render(request, "flows/detail.html", context)
 
 
@@ -129,8 +133,7 @@ def version_detail(request: HttpRequest, template_id: int, version_id: int) -> H
     version = _version(template, version_id)
     context = {"template": template, "version": version, "ov": _overview(request.user, version),
                "can_edit": can_edit(request.user, template),
-               "can_publish": can_edit(request.user, template) or (
-                   template.owner is None and access.scope_of(request.user).is_superuser)}
+               "can_publish": can_publish(request.user, template)}
     return render(request, "flows/version.html", context)
 
 
