@@ -96,6 +96,8 @@ INSTALLED_APPS = [
     "anlian.trust",
     "anlian.flows",
     "anlian.permits",
+    "anlian.training",
+    "anlian.workforce",
 ]
 
 MIDDLEWARE = [

@@ -15,5 +15,7 @@ urlpatterns = [
     path("", include("anlian.permits.urls")),
     path("flow-templates/", include("anlian.flows.urls")),
     path("files/", include("anlian.evidence.urls")),
+    path("", include("anlian.workforce.urls")),
+    path("training/", include("anlian.training.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -28,3 +28,25 @@ class WorkerHeartbeat(models.Model):
 
     name = models.CharField(max_length=50, unique=True)
     beat_at = models.DateTimeField()
+
+
+class Notice(models.Model):
+    """A message in a person's in-app inbox (站内消息).
+
+    `key` makes a notice idempotent: a reminder or alert computed again by a later worker run
+    finds its key taken and is not sent twice.
+    """
+
+    person = models.ForeignKey("orgs.Person", on_delete=models.CASCADE, related_name="notices")
+    key = models.CharField(max_length=200)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    scope_path_lookup = "person__org_unit__path"
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["person", "key"], name="notice_unique_key_per_person")]

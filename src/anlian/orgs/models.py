@@ -156,6 +156,47 @@ class Equipment(models.Model):
         return settings.SITE_URL + reverse("mobile:equipment", args=[self.pk])
 
 
+class ContractorStatus(models.TextChoices):
+    ACTIVE = "active", _("正常")
+    SUSPENDED = "suspended", _("暂停")
+    BLACKLISTED = "blacklisted", _("黑名单")
+
+
+class Contractor(models.Model):
+    """A contractor company (承包商) working for one of our companies.
+
+    It hangs under the org unit that manages it (scope), its workers are `Person` rows with
+    `contractor` set, and its status gates every one of them: a suspended or blacklisted
+    contractor's workers are NO-GO everywhere.
+    """
+
+    scope_path_lookup = "org_unit__path"
+
+    org_unit = models.ForeignKey(OrgUnit, verbose_name=_("管理单位"), on_delete=models.PROTECT,
+                                 related_name="contractors")
+    company = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", editable=False)
+    name = models.CharField(_("承包商名称"), max_length=100)
+    credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    contract_start = models.DateField(_("合同开始"), null=True, blank=True)
+    contract_end = models.DateField(_("合同结束"), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=ContractorStatus.choices,
+                              default=ContractorStatus.ACTIVE)
+    status_reason = models.CharField(_("状态说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("承包商")
+        verbose_name_plural = _("承包商")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="contractor_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def person_photo_path(person: Person, filename: str) -> str:
     # The stored name never comes from the upload: no path tricks, no executable extensions.
     return f"people/{person.pk or 'new'}/{person.photo_token}.jpg"
@@ -180,6 +221,12 @@ class Person(models.Model):
     photo = models.ImageField(_("照片"), upload_to=person_photo_path, blank=True)
     photo_token = models.CharField(max_length=32, blank=True, editable=False)
     is_active = models.BooleanField(_("在职"), default=True)
+    # Empty for our own employees; set for a contractor's worker.
+    contractor = models.ForeignKey(Contractor, verbose_name=_("承包商"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="workers")
+    hired_on = models.DateField(_("入职日期"), null=True, blank=True)
+    id_number = models.CharField(_("身份证号"), max_length=18, blank=True)
+    job_title = models.CharField(_("岗位"), max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

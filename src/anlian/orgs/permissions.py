@@ -15,6 +15,11 @@ MANAGE_ORG = "org.manage"
 MANAGE_PEOPLE = "people.manage"
 GRANT_ROLES = "roles.grant"
 MANAGE_ROLES = "roles.manage"
+MANAGE_CONTRACTORS = "contractors.manage"
+MANAGE_CERTIFICATES = "certificates.manage"
+MANAGE_TRAINING = "training.manage"
+RECORD_VIOLATIONS = "violations.record"
+CHECK_ENTRY = "entry.check"
 
 PERMISSIONS = {
     VIEW: _("查看组织、区域、设备和人员"),
@@ -22,6 +27,11 @@ PERMISSIONS = {
     MANAGE_PEOPLE: _("管理人员和登录账号"),
     GRANT_ROLES: _("授予和撤销角色"),
     MANAGE_ROLES: _("定义角色"),
+    MANAGE_CONTRACTORS: _("管理承包商及其资质文件、授权区域"),
+    MANAGE_CERTIFICATES: _("管理人员证书"),
+    MANAGE_TRAINING: _("管理培训课程、场次和成绩"),
+    RECORD_VIOLATIONS: _("登记和处理违章"),
+    CHECK_ENTRY: _("扫码核验人员入场"),
 }
 
 
@@ -35,13 +45,17 @@ class BuiltinRole:
 _ALL = tuple(PERMISSIONS)
 BUILTIN_ROLES: dict[str, BuiltinRole] = {
     "applicant": BuiltinRole(_("作业申请人"), _("发起作业、拍摄现场照片"), (VIEW,)),
-    "guardian": BuiltinRole(_("监护人"), _("作业全程监护、确认在场"), (VIEW,)),
+    "guardian": BuiltinRole(_("监护人"), _("作业全程监护、确认在场"), (VIEW, CHECK_ENTRY, RECORD_VIOLATIONS)),
     "analyst": BuiltinRole(_("气体分析人"), _("气体检测并记录读数"), (VIEW,)),
     "approver_team": BuiltinRole(_("班组级审批人"), _("班组长审批"), (VIEW,)),
     "approver_workshop": BuiltinRole(_("车间级审批人"), _("车间主任审批"), (VIEW,)),
     "approver_plant": BuiltinRole(_("厂级审批人"), _("厂/队领导审批"), (VIEW,)),
     "approver_company": BuiltinRole(_("公司级审批人"), _("公司安全负责人审批"), (VIEW,)),
-    "safety_officer": BuiltinRole(_("安全员"), _("隐患排查、配置模板、管理区域和设备"), (VIEW, MANAGE_ORG)),
+    "safety_officer": BuiltinRole(_("安全员"), _("隐患排查、配置模板、管理区域和设备"),
+                                  (VIEW, MANAGE_ORG, MANAGE_CONTRACTORS, MANAGE_CERTIFICATES, MANAGE_TRAINING,
+                                   RECORD_VIOLATIONS, CHECK_ENTRY)),
+    "gate_guard": BuiltinRole(_("门岗"), _("扫码核验人员入场"), (VIEW, CHECK_ENTRY)),
+    "trainer": BuiltinRole(_("培训管理员"), _("安排培训、登记考勤和成绩"), (VIEW, MANAGE_TRAINING)),
     "process_supervisor": BuiltinRole(_("流程质量监督员"), _("复核已完成的作业"), (VIEW,)),
     "manager": BuiltinRole(_("管理层"), _("查看驾驶舱和报表"), (VIEW,)),
     "admin": BuiltinRole(_("管理员"), _("管理组织、人员、角色"), _ALL),

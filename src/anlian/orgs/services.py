@@ -8,6 +8,7 @@ Callers run them inside `transaction.atomic()`.
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,11 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Substr
+from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
+from anlian.core.codes import id18_problem
 from anlian.core.errors import Conflict, Forbidden, Invalid
 from anlian.orgs import access, geo
-from anlian.orgs.models import KIND_RANK, Area, Equipment, OrgKind, OrgUnit, Person, Role, RoleGrant
+from anlian.orgs.models import KIND_RANK, Area, Contractor, Equipment, OrgKind, OrgUnit, Person, Role, RoleGrant
 from anlian.orgs.permissions import (
     GRANT_ROLES,
     MANAGE_ORG,
@@ -251,32 +254,62 @@ def delete_object(actor: Any, obj: Area | Equipment) -> None:
 # --- people and accounts -------------------------------------------------------------------------
 
 
+KEEP = object()  # "leave this field as it is" for save_person's optional fields
+person_hired = Signal()  # sent with `person` when a person is created (training assigns education)
+
+
 def save_person(actor: Any, person: Person | None, *, org_unit: OrgUnit, name: str, employee_no: str,
-                phone: str = "", is_active: bool = True) -> Person:
-    """Create or update a person; employee numbers are unique within the company."""
+                phone: str = "", is_active: bool = True, contractor: Contractor | None | object = KEEP,
+                hired_on: date | None | object = KEEP, id_number: str | object = KEEP,
+                job_title: str | object = KEEP) -> Person:
+    """Create or update a person; employee numbers are unique within the company.
+
+    `contractor`, `hired_on`, `id_number` and `job_title` left out keep their stored values (empty
+    for a new person). A contractor's worker names the contractor, which must belong to the same company. A new
+    person is announced with `person_hired` (after the transaction commits nothing is left out:
+    receivers run inside it, so a refusal there undoes the whole creation).
+    """
     access.require(actor, MANAGE_PEOPLE, org_unit)
     if person is not None:
         access.require(actor, MANAGE_PEOPLE, person)
     employee_no = (employee_no or "").strip()
     if not employee_no:
         raise Invalid(_("工号不能为空"), field="employee_no")
+    if len(employee_no) > 40:
+        raise Invalid(_("工号不能超过40个字符"), field="employee_no")
     phone = (phone or "").strip()
     if phone and not (phone.isdigit() and 5 <= len(phone) <= 20):
         raise Invalid(_("手机号只能包含5到20位数字"), field="phone")
+    contractor, hired_on, id_number, job_title = (
+        (getattr(person, name, None) or default) if value is KEEP else value
+        for name, value, default in (("contractor", contractor, None), ("hired_on", hired_on, None),
+                                     ("id_number", id_number, ""), ("job_title", job_title, "")))
+    id_number = (id_number or "").strip().upper()
+    if id_number and id18_problem(id_number):
+        raise Invalid(_("身份证号“{n}”无效（18位，末位校验码须正确）").format(n=id_number[:18]), field="id_number")
+    job_title = (job_title or "").strip()
+    if len(job_title) > 50:
+        raise Invalid(_("岗位不能超过50个字符"), field="job_title")
     company = org_unit if org_unit.kind == OrgKind.COMPANY else org_unit.company
+    if contractor is not None and contractor.company_id != getattr(company, "pk", None):
+        raise Invalid(_("承包商不属于该人员所在公司"), field="contractor")
     clash = Person.objects.filter(company=company, employee_no=employee_no)
     if person is not None:
         clash = clash.exclude(pk=person.pk)
     if company is not None and clash.exists():
         raise Conflict(_("本公司已有工号为“{no}”的人员").format(no=employee_no), field="employee_no")
+    created = person is None
     person = person or Person()
     person.org_unit, person.company = org_unit, company
     person.name = _check_name(name)
     person.employee_no, person.phone, person.is_active = employee_no, phone, is_active
+    person.contractor, person.hired_on, person.id_number, person.job_title = contractor, hired_on, id_number, job_title
     person.save()
     if person.user_id and person.user.is_active != is_active:
         person.user.is_active = is_active  # leaving the company ends the login too
         person.user.save(update_fields=["is_active"])
+    if created:
+        person_hired.send(sender=Person, person=person)
     return person
 
 

@@ -1,0 +1,110 @@
+"""Training: courses, sessions, attendance with scores and hours, and the training people owe.
+
+Three-level education (三级安全教育: company, workshop, team) and the annual refresher are
+`Assignment` rows created for a person with a deadline; attending a session of a course of the
+same level completes (part of) them. Hours are counted from attendance, never typed in twice.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CourseLevel(models.TextChoices):
+    COMPANY = "company", _("公司级")
+    WORKSHOP = "workshop", _("车间级")
+    TEAM = "team", _("班组级")
+    REFRESHER = "refresher", _("年度再培训")
+    SPECIAL = "special", _("专项培训")
+
+
+class Course(models.Model):
+    """A course a company runs. `topic` ties it to work requirements (e.g. confined_space)."""
+
+    scope_path_lookup = "org_unit__path"
+    readable_company_wide = True  # anyone may see what courses exist
+
+    org_unit = models.ForeignKey("orgs.OrgUnit", verbose_name=_("所属组织"), on_delete=models.PROTECT,
+                                 related_name="courses")
+    company = models.ForeignKey("orgs.OrgUnit", on_delete=models.PROTECT, related_name="+", editable=False)
+    code = models.CharField(_("课程编号"), max_length=40)
+    name = models.CharField(_("课程名称"), max_length=100)
+    level = models.CharField(_("类别"), max_length=16, choices=CourseLevel.choices, default=CourseLevel.SPECIAL)
+    topic = models.SlugField(_("专题"), max_length=40, blank=True)
+    hours = models.DecimalField(_("学时"), max_digits=5, decimal_places=1)
+    pass_score = models.PositiveSmallIntegerField(_("合格分数"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("课程")
+        verbose_name_plural = _("课程")
+        ordering = ["code"]
+        constraints = [models.UniqueConstraint(fields=["company", "code"], name="course_unique_code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Session(models.Model):
+    """One run of a course: when, where, who taught it."""
+
+    scope_path_lookup = "course__org_unit__path"
+    readable_company_wide = True
+
+    course = models.ForeignKey(Course, verbose_name=_("课程"), on_delete=models.PROTECT, related_name="sessions")
+    starts_at = models.DateTimeField(_("开始时间"))
+    ends_at = models.DateTimeField(_("结束时间"))
+    place = models.CharField(_("地点"), max_length=100, blank=True)
+    trainer = models.CharField(_("授课人"), max_length=50, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("培训场次")
+        verbose_name_plural = _("培训场次")
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return f"{self.course} {self.starts_at:%Y-%m-%d}"
+
+
+class Attendance(models.Model):
+    """A person at a session: present or not, exam score, hours earned, passed or not."""
+
+    scope_path_lookup = "person__org_unit__path"
+
+    session = models.ForeignKey(Session, verbose_name=_("场次"), on_delete=models.PROTECT, related_name="attendance")
+    person = models.ForeignKey("orgs.Person", verbose_name=_("人员"), on_delete=models.PROTECT,
+                               related_name="attendance")
+    attended = models.BooleanField(_("出勤"), default=True)
+    score = models.PositiveSmallIntegerField(_("考试成绩"), null=True, blank=True)
+    hours = models.DecimalField(_("学时"), max_digits=5, decimal_places=1, default=0)
+    passed = models.BooleanField(_("合格"), default=False)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("培训记录")
+        verbose_name_plural = _("培训记录")
+        constraints = [models.UniqueConstraint(fields=["session", "person"], name="attendance_unique")]
+
+
+class Assignment(models.Model):
+    """Training a person owes by a deadline: a level of three-level education or the annual
+    refresher, with the hours required. Done when passed attendance of that level reaches the hours."""
+
+    scope_path_lookup = "person__org_unit__path"
+
+    person = models.ForeignKey("orgs.Person", verbose_name=_("人员"), on_delete=models.CASCADE,
+                               related_name="training_assignments")
+    level = models.CharField(_("类别"), max_length=16, choices=CourseLevel.choices)
+    year = models.PositiveSmallIntegerField(_("年度"), default=0)  # the refresher's year; 0 for education
+    hours_required = models.DecimalField(_("要求学时"), max_digits=5, decimal_places=1)
+    due_on = models.DateField(_("完成期限"))
+    completed_on = models.DateField(_("完成日期"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("培训任务")
+        verbose_name_plural = _("培训任务")
+        ordering = ["due_on"]
+        constraints = [models.UniqueConstraint(fields=["person", "level", "year"], name="assignment_unique")]
