@@ -65,12 +65,13 @@ def build_data() -> dict[str, str]:
     from anlian.evidence.services import store_photo
     from anlian.flows import core
     from anlian.flows import services as flows
-    from anlian.flows.models import Qualification, TemplateStatus, TemplateVersion
+    from anlian.flows.models import TemplateStatus, TemplateVersion
     from anlian.orgs import demo
     from anlian.orgs import services as orgs
     from anlian.orgs.access import SYSTEM
     from anlian.orgs.models import Area, Equipment, OrgUnit, Person, Role
     from anlian.permits import services as permits
+    from anlian.workforce.demo import qualify
 
     demo.load()
     people = {p.name: p for p in Person.objects.all()}
@@ -80,8 +81,7 @@ def build_data() -> dict[str, str]:
         if login and people[name].user_id is None:
             orgs.set_login(SYSTEM, people[name], username=login, password=demo.DEMO_PASSWORD)
     for name in ("蒋焊", "沈光"):
-        Qualification.objects.get_or_create(person=people[name], work_type="焊接与热切割作业",
-                                            defaults={"number": f"T{people[name].employee_no}"})
+        qualify(people[name], "焊接与热切割作业")
     people = {p.name: Person.objects.select_related("user").get(pk=p.pk) for p in people.values()}
     berth = Area.objects.get(name="3#泊位")
     hall = Area.objects.get(name="机修车间厂房")

@@ -13,7 +13,7 @@ from PIL import Image
 
 import anlian.flows.core as core
 from anlian.core import clock
-from anlian.flows.models import Qualification
+from anlian.workforce.demo import qualify
 from anlian.orgs import services as org_services
 from anlian.orgs.access import SYSTEM
 from anlian.orgs.models import Equipment, Person
@@ -123,7 +123,8 @@ def make_crew(w: World) -> Crew:
     supervisor = make_person(a.unit, "孙八", "P06", [("process_supervisor", a.unit)], login="sun")
     operators = [make_person(a.team, "吴九", "P07", login="wu"), make_person(a.team, "郑十", "P08", login="zheng")]
     for op in operators:
-        Qualification.objects.create(person=op, work_type=WELD, number=f"T{op.pk}")
+        qualify(op, WELD)
+    qualify(applicant, "受限空间作业")  # the confined-space training the shipped template asks of its applicant
     stranger = make_person(a.team, "路人", "P09", [("applicant", a.team)], login="passer")
     instrument = org_services.save_equipment(SYSTEM, None, org_unit=a.plant, area=a.area, code="GD-07",
                                              name="四合一气体检测仪")

@@ -3,7 +3,7 @@ every refusal the issue lists, each a 4xx naming its rule with nothing recorded.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -309,14 +309,14 @@ def test_an_endorsement_is_for_one_area_kind_and_time(crew):
 
 
 def test_unqualified_operator_is_refused(crew):
-    crew.operators[1].qualifications.all().delete()
+    crew.operators[1].certificates.update(expires_on=date(2025, 5, 1))
     clock.set_now(at(8, 55))
     response = crew.client(crew.applicant).post("/api/v1/instances", {
         "version_id": crew.version_id, "area_id": crew.world.a.area.pk, "values": crew.apply_values(),
         "photos": {"crew": [crew.photo(crew.applicant)], "loto": [crew.photo(crew.applicant)]},
     }, content_type="application/json")
     assert response.status_code == 403 and response.json()["code"] == "not_qualified"
-    assert "郑十" in response.json()["message"]
+    assert "郑十" in response.json()["message"] and "已于2025-05-01过期" in response.json()["message"]
     assert not Instance.objects.exists()
 
 

@@ -338,10 +338,11 @@ def test_weather_only_outdoors():
 def test_every_named_worker_qualified():
     job = Job().start()
     refusal = job.refused(APPLICANT, "complete", **apply_with(operators=["wu", "chen"]))
-    assert (refusal.code, refusal.params) == ("not_qualified", {"person": "chen", "work_type": "焊接与热切割作业"})
+    assert (refusal.code, refusal.params) == ("not_qualified", {"person": "chen", "work_type": "焊接与热切割作业",
+                                                                "reason": "无资格记录"})
     job = Job().applied()
     job.facts.qualifications["wu"] = set()  # certificate lapsed mid-job
-    assert job.refused(ANALYST, "complete", step="gas", values=GAS_VALUES).message == "吴六不具备「焊接与热切割作业」作业资格"
+    assert job.refused(ANALYST, "complete", step="gas", values=GAS_VALUES).message == "吴六不具备「焊接与热切割作业」作业资格：无资格记录"
 
 
 def test_conflicting_simultaneous_permit():

@@ -24,12 +24,12 @@ load_shipped = cache(_load)  # templates are frozen: parse each YAML file once p
 
 @dataclass
 class Facts(StaticFacts):
-    """Everyone holds every certificate unless listed in ``unqualified``."""
+    """Everyone holds every certificate unless listed in ``lacking``."""
 
-    unqualified: set[str] = field(default_factory=set)
+    lacking: set[str] = field(default_factory=set)
 
-    def is_qualified(self, person: str, work_type: str, now: datetime) -> bool:
-        return person not in self.unqualified
+    def unqualified(self, person: str, work_type: str, area: str | None, now: datetime) -> str | None:
+        return "证书已过期" if person in self.lacking else None
 
 
 def facts(**kw) -> Facts:
@@ -274,7 +274,7 @@ def test_hot_work_special_needs_plan_video_and_continuous_readings():
 
 
 def test_hot_work_operator_needs_welding_certificate():
-    run = Run("hot-work-2", facts_=facts(unqualified={"operators-2"}))
+    run = Run("hot-work-2", facts_=facts(lacking={"operators-2"}))
     run.do(APPLICANT, "start", area=AREA)
     refusal = run.refused(APPLICANT, "complete", step="apply", values=run.values("apply"), photos=run.photos("apply"))
     assert (refusal.code, refusal.params["work_type"]) == ("not_qualified", "焊接与热切割作业")
@@ -392,7 +392,7 @@ def test_lifting_plan_photo_mass_band_and_crane_operator():
                             photos=lifting3.photos("apply")).code == "above_max"
     lifting3.do(APPLICANT, "complete", step="apply", values=lifting3.values("apply", mass=12),
                 photos=lifting3.photos("apply", skip=("plan",)))  # 三级 without a plan: allowed
-    run = Run("lifting-1", facts_=facts(unqualified={"crane_operator-1"}))
+    run = Run("lifting-1", facts_=facts(lacking={"crane_operator-1"}))
     run.do(APPLICANT, "start", area=AREA)
     refusal = run.refused(APPLICANT, "complete", step="apply", values=run.values("apply", mass=120),
                           photos=run.photos("apply"))
@@ -419,7 +419,7 @@ def test_temporary_power_extension_gas_and_electrician():
     assert run.refused(officer, "extend", extend_by=timedelta(days=1)).code == "extension_too_long"
     assert run.state.expires_at == run.state.started_at + timedelta(days=30)
 
-    run = Run("temporary-power", facts_=facts(unqualified={"electricians-1"}))
+    run = Run("temporary-power", facts_=facts(lacking={"electricians-1"}))
     run.do(APPLICANT, "start", area=AREA)
     assert run.refused(APPLICANT, "complete", step="apply", values=run.values("apply"),
                        photos=run.photos("apply")).code == "not_qualified"

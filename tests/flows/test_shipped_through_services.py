@@ -14,7 +14,8 @@ from anlian.evidence.services import store_photo
 from anlian.flows import services
 from anlian.flows.core.fields import shown
 from anlian.flows.core.state import approval_slots
-from anlian.flows.models import FlowTemplate, InstanceStatus, Qualification
+from anlian.flows.models import FlowTemplate, InstanceStatus
+from anlian.workforce.demo import qualify
 from anlian.orgs.models import Person, Role
 from anlian.orgs import services as org_services
 from anlian.orgs.access import SYSTEM
@@ -36,9 +37,9 @@ class DbRun:
         self.named = [make_person(a.team, f"被指定{i}", f"N{i}", login=f"s-named-{i}") for i in range(4)]
         work_types = {g.work_type for g in self.tpl.guards if g.name == "qualified"}
         work_types |= {g.work_type for s in self.tpl.steps for g in getattr(s, "guards", ()) if g.name == "qualified"}
-        for person in self.named:
+        for person in [self.applicant, *self.named]:
             for work_type in work_types:
-                Qualification.objects.create(person=person, work_type=work_type)
+                qualify(person, work_type, self.now.date())
         upload = SimpleUploadedFile("p.jpg", jpeg(7), content_type="image/jpeg")
         self.photo = store_photo(self.applicant.user, a.unit, upload).sha256
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
 from django.utils import timezone
 
@@ -29,3 +29,13 @@ def frozen(moment: datetime) -> Iterator[None]:
         yield
     finally:
         set_now(previous)
+
+
+def today() -> date:
+    """Today in the site's time zone (Asia/Shanghai by default): dates on certificates and
+    deadlines are local dates, so a UTC date would be wrong for eight hours a day."""
+    return timezone.localtime(now()).date()
+
+
+def local_date(moment: datetime) -> date:
+    return timezone.localtime(moment).date()

@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw
 from anlian.core import clock
 from anlian.evidence.services import store_photo
 from anlian.flows import core, services
-from anlian.flows.models import FlowTemplate, Instance, Qualification
+from anlian.flows.models import FlowTemplate, Instance
+from anlian.workforce.demo import id_number_for, qualify
 from anlian.orgs.models import Area, Equipment, OrgUnit, Person
 
 COMPANY = "临海港务股份有限公司"
@@ -77,15 +78,14 @@ def load() -> int:
     # Hot work in the repair shop: applied for, waiting for the work leader's safety measures.
     welder, helper, guardian = people["蒋焊"], people["沈光"], people["卫东"]
     for person in (welder, helper):
-        Qualification.objects.get_or_create(person=person, work_type=WELDING,
-                                            defaults={"number": f"T{person.employee_no}2024"})
+        qualify(person, WELDING)
     with clock.frozen(now - timedelta(minutes=25)):
         start = clock.now()
         values = {
             "unit": "机修厂", "work_unit": "机加工车间焊工班", "work_leader": str(welder.pk),
             "location": "机修车间厂房东侧，3#岸桥备用小车架", "content": "小车架横梁裂纹补焊",
             "equipment": str(Equipment.objects.get(org_unit__company=company, code="WD-02").pk),
-            "method": "电焊", "operators": [str(helper.pk)], "operator_certs": f"T{helper.employee_no}2024",
+            "method": "电焊", "operators": [str(helper.pk)], "operator_certs": id_number_for(helper),
             "guardian": str(guardian.pk), "planned_start": (start + timedelta(hours=1)).isoformat(),
             "planned_end": (start + timedelta(hours=6)).isoformat(), "timing": "非节假日、公休日、夜间作业",
             "related": ["不涉及"], "hazards": ["火灾", "灼烫", "触电"],

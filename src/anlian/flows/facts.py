@@ -1,7 +1,7 @@
 """The engine's facts about people and places, read from the database.
 
-The core asks through `WorldFacts`; this module answers from the org tree, area freezes, recorded
-qualifications and running jobs. Weather comes from a pluggable provider (the weather issue
+The core asks through `WorldFacts`; this module answers from the org tree, area freezes, the
+workforce app's qualification check and running jobs. Weather comes from a pluggable provider (the weather issue
 fills it in); the default knows of no warning.
 """
 
@@ -12,10 +12,12 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.module_loading import import_string
 
 from anlian.flows.core import ActiveJob, ActorFacts
-from anlian.flows.models import AreaFreeze, Instance, InstanceStatus, Qualification
+from anlian.flows.models import AreaFreeze, Instance, InstanceStatus
 from anlian.orgs import access
 from anlian.orgs.models import Area, OrgUnit, Person, RoleGrant
 from anlian.orgs.permissions import MANAGE_ORG
@@ -85,10 +87,16 @@ class DbFacts:
         found = self.area(area)
         return weather_provider().refusal(found, now) if found else None
 
-    def is_qualified(self, person: str, work_type: str, now: datetime) -> bool:
-        return Qualification.objects.filter(
-            person_id=int(person) if str(person).isdigit() else None, work_type=work_type, revoked_at__isnull=True,
-        ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=now.date())).exists()
+    def unqualified(self, person: str, work_type: str, area: str | None, now: datetime) -> str | None:
+        """Why this person may not do this work here now (every reason, joined), or None."""
+        from anlian.workforce.qualification import assess
+
+        found = self.person(person)
+        if found is None:
+            return gettext("人员不存在")
+        reasons = assess(found, work_type=work_type, area_id=int(area) if area and str(area).isdigit() else None,
+                         today=timezone.localtime(now).date())
+        return "；".join(r.text for r in reasons) or None
 
     def person_name(self, person: str) -> str:
         found = self.person(person)

@@ -162,23 +162,6 @@ class AreaFreeze(models.Model):
         verbose_name_plural = _("区域冻结")
 
 
-class Qualification(models.Model):
-    """A person's recorded qualification for a kind of work (e.g. 焊接与热切割作业), checked by the
-    `qualified` guard. The certificates issue replaces this with full certificate records."""
-
-    person = models.ForeignKey("orgs.Person", on_delete=models.CASCADE, related_name="qualifications")
-    work_type = models.CharField(_("作业类别"), max_length=60)
-    number = models.CharField(_("证书编号"), max_length=60, blank=True)
-    valid_until = models.DateField(_("有效期至"), null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    scope_path_lookup = "person__org_unit__path"
-
-    class Meta:
-        verbose_name = _("资格")
-        verbose_name_plural = _("资格")
-
-
 class NumberCounter(models.Model):
     """The last permit number used per company, prefix and day (DH-20250519-0003)."""
 

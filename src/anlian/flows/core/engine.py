@@ -13,11 +13,11 @@ from functools import lru_cache
 
 from . import rules
 from .events import ACTIONS, Action, Event
-from .facts import ActorFacts, WorldFacts
+from .facts import SYSTEM, ActorFacts, WorldFacts
 from .fields import validate_photos, validate_values
 from .i18n import Refusal, refuse
 from .schema import Step, Template
-from .state import State, replay
+from .state import State, persons, replay
 
 JOB_ACTIONS = ("suspend", "resume", "extend", "hand_over", "cancel", "close", "expire")
 
@@ -309,8 +309,26 @@ def _hand_over(c: _Ctx) -> dict:
     # The incoming holder answers for the job, so the applicant's qualification guards apply to them.
     for guard in c.tpl.guards:
         if guard.name == "qualified" and guard.who == "applicant":
-            rules.qualified([c.action.target], guard.work_type, c.facts, c.now)
+            rules.qualified([c.action.target], guard.work_type, c.state.area, c.facts, c.now)
     return {"to": c.action.target}
+
+
+def _withdraw(c: _Ctx) -> dict:
+    """Take a named person off the job (e.g. a certificate revoked while it runs): the person
+    fields that name them lose them. Suspending the job, when it cannot go on without them, is
+    a separate `suspend` the caller records."""
+    if c.state.status != "suspended" or c.state.expired(c.now):
+        c.live()
+    if c.actor.id != SYSTEM.id:
+        rules.manager(c.tpl, c.actor, c.state, holder_ok=False)
+    if not c.payload:
+        return {}
+    target = c.action.target
+    fields = [f.key for f in c.tpl.fields.values()
+              if f.type == "person" and target and target in persons(c.state.values.get(f.key))]
+    if not fields:
+        raise refuse("not_named", field="target", person=c.facts.person_name(target) if target else "")
+    return {"person": target, "fields": fields, "reason": c.reason()}
 
 
 def _cancel(c: _Ctx) -> dict:
@@ -342,4 +360,5 @@ def _expire(c: _Ctx) -> dict:
 
 _HANDLERS = {"start": _start, "complete": _complete, "approve": _approve, "return": _return,
              "reject": _reject, "suspend": _suspend, "resume": _resume, "extend": _extend,
-             "hand_over": _hand_over, "cancel": _cancel, "close": _close, "expire": _expire}
+             "hand_over": _hand_over, "cancel": _cancel, "close": _close, "expire": _expire,
+             "withdraw": _withdraw}

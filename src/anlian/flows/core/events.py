@@ -13,13 +13,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 EVENT_KINDS = ("started", "step_completed", "approved", "returned", "rejected", "suspended",
-               "resumed", "extended", "handed_over", "cancelled", "closed", "expired")
+               "resumed", "extended", "handed_over", "cancelled", "closed", "expired", "withdrawn")
 
 # Action kind → the event kind it records.
 ACTIONS = {"start": "started", "complete": "step_completed", "approve": "approved",
            "return": "returned", "reject": "rejected", "suspend": "suspended", "resume": "resumed",
            "extend": "extended", "hand_over": "handed_over", "cancel": "cancelled",
-           "close": "closed", "expire": "expired"}
+           "close": "closed", "expire": "expired", "withdraw": "withdrawn"}
 
 
 @dataclass(frozen=True)

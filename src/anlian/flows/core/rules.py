@@ -51,7 +51,7 @@ def guards(tpl: Template, area: str | None, holder: str | None, values: dict, fa
             weather(guard.outdoor_only, area, facts, now)
         if guard.name == "qualified" and not place_only:
             named = [holder] if guard.who == "applicant" else persons(values.get(guard.who))
-            qualified(named, guard.work_type, facts, now)
+            qualified(named, guard.work_type, area, facts, now)
 
 
 def weather(outdoor_only: bool, area: str, facts: WorldFacts, now: datetime) -> None:
@@ -62,10 +62,12 @@ def weather(outdoor_only: bool, area: str, facts: WorldFacts, now: datetime) -> 
         raise refuse("weather", reason=reason)
 
 
-def qualified(people: list[str | None], work_type: str, facts: WorldFacts, now: datetime) -> None:
+def qualified(people: list[str | None], work_type: str, area: str | None, facts: WorldFacts,
+              now: datetime) -> None:
     for person in people:
-        if person and not facts.is_qualified(person, work_type, now):
-            raise refuse("not_qualified", person=facts.person_name(person), work_type=work_type)
+        reason = facts.unqualified(person, work_type, area, now) if person else None
+        if reason:
+            raise refuse("not_qualified", person=facts.person_name(person), work_type=work_type, reason=reason)
 
 
 def conflicts(tpl: Template, area: str, action: Action, facts: WorldFacts, now: datetime) -> None:

@@ -162,9 +162,17 @@ def _extended(tpl: Template, st: State, ev: Event) -> None:
         st.expires_at += by
 
 
+def _withdrawn(tpl: Template, st: State, ev: Event) -> None:
+    gone = ev.payload["person"]
+    for key in ev.payload["fields"]:
+        value = st.values.get(key)
+        st.values[key] = [p for p in value if str(p) != gone] if isinstance(value, list) else None
+
+
 _FOLD = {
     "started": _started, "step_completed": _completed, "approved": _approved,
     "returned": _returned, "rejected": _status("rejected"), "suspended": _status("suspended"),
     "resumed": _resumed, "extended": _extended, "handed_over": _handed_over,
     "cancelled": _status("cancelled"), "closed": _status("closed"), "expired": _status("expired"),
+    "withdrawn": _withdrawn,
 }
