@@ -7,7 +7,11 @@ same level completes (part of) them. Hours are counted from attendance, never ty
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,6 +21,42 @@ class CourseLevel(models.TextChoices):
     TEAM = "team", _("班组级")
     REFRESHER = "refresher", _("年度再培训")
     SPECIAL = "special", _("专项培训")
+
+
+# Three-level education hours per level (生产经营单位安全培训规定: at least 24 h in all, 72 h in
+# mines, hazardous chemicals, fireworks and metal smelting) and the annual refresher (20 h).
+EDUCATION_LEVELS = (CourseLevel.COMPANY, CourseLevel.WORKSHOP, CourseLevel.TEAM)
+EDUCATION_HOURS = Decimal(8)
+EDUCATION_HOURS_HIGH_RISK = Decimal(24)
+REFRESHER_HOURS = Decimal(20)
+DEADLINE_DAYS = 7
+
+
+class TrainingPolicy(models.Model):
+    """How much training a company's people owe and by when. A company without one uses the
+    defaults above (`TrainingPolicy.for_company` returns an unsaved default)."""
+
+    scope_path_lookup = "company__path"
+    readable_company_wide = True
+
+    company = models.OneToOneField("orgs.OrgUnit", on_delete=models.CASCADE, related_name="training_policy")
+    high_risk = models.BooleanField(_("高危行业（矿山、危险化学品、烟花爆竹、金属冶炼）"), default=False)
+    deadline_days = models.PositiveSmallIntegerField(_("三级教育完成期限（入职后天数）"), default=DEADLINE_DAYS)
+    refresher_hours = models.DecimalField(_("年度再培训学时"), max_digits=5, decimal_places=1,
+                                          default=REFRESHER_HOURS)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("培训要求")
+        verbose_name_plural = _("培训要求")
+
+    @classmethod
+    def for_company(cls, company_id: int | None) -> TrainingPolicy:
+        return cls.objects.filter(company_id=company_id).first() or cls(company_id=company_id)
+
+    def education_hours(self) -> Decimal:
+        """Hours owed at each of the three levels (company, workshop, team)."""
+        return EDUCATION_HOURS_HIGH_RISK if self.high_risk else EDUCATION_HOURS
 
 
 class Course(models.Model):
@@ -45,6 +85,9 @@ class Course(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("training:course", args=[self.pk])
+
 
 class Session(models.Model):
     """One run of a course: when, where, who taught it."""
@@ -65,7 +108,10 @@ class Session(models.Model):
         ordering = ["-starts_at"]
 
     def __str__(self) -> str:
-        return f"{self.course} {self.starts_at:%Y-%m-%d}"
+        return f"{self.course} {timezone.localdate(self.starts_at):%Y-%m-%d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("training:session", args=[self.pk])
 
 
 class Attendance(models.Model):
@@ -100,6 +146,11 @@ class Assignment(models.Model):
     year = models.PositiveSmallIntegerField(_("年度"), default=0)  # the refresher's year; 0 for education
     hours_required = models.DecimalField(_("要求学时"), max_digits=5, decimal_places=1)
     due_on = models.DateField(_("完成期限"))
+    # Passed attendance of this level counted so far, and the first day it counts from (set when
+    # education is owed again after a job change; empty: any attendance of the level counts).
+    hours_done = models.DecimalField(_("已完成学时"), max_digits=5, decimal_places=1, default=0)
+    counts_from = models.DateField(_("计入起始日期"), null=True, blank=True)
+    # Set exactly when the hours are reached: the date of the session that reached them.
     completed_on = models.DateField(_("完成日期"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
