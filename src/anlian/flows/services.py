@@ -24,7 +24,7 @@ from anlian.core.prepared import Prepared, PreparedInsert, PreparedUpdate
 from anlian.evidence.models import StoredFile
 from anlian.flows import core
 from anlian.flows.core.events import Event as CoreEvent
-from anlian.flows.core.state import persons
+from anlian.flows.core.state import LIVE, persons
 from anlian.flows.facts import DbFacts, actor_facts, actor_key
 from anlian.flows.models import (
     Endorsement,
@@ -513,6 +513,81 @@ def expire_due(now: datetime | None = None) -> int:
             _append(locked, tpl, events, new, None)
             count += 1
     return count
+
+
+LIVE_STATUSES = (InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED)
+
+
+def withdraw_unqualified(person_ids: set[int] | None = None, now: datetime | None = None) -> int:
+    """Take people who no longer pass a job's qualification guards off live jobs.
+
+    Qualifications are checked for every named worker at every step, but a certificate that is
+    revoked or runs out while the job runs must not wait for the next step: this sweep (run when a
+    qualification changes and every few minutes by the worker) records `withdrawn` for each such
+    person, suspends the job when a guard's field is left empty or the holder is the one refused,
+    and tells the holder, the guardians and the person. Only people in `person_ids` (all, when
+    None) are looked at. Returns the number of people withdrawn or jobs suspended."""
+    now = now or clock.now()
+    jobs = Instance.objects.filter(status__in=LIVE_STATUSES)
+    if person_ids is not None:
+        jobs = jobs.filter(participants__in=person_ids)
+    count = 0
+    for pk in jobs.values_list("pk", flat=True).distinct().order_by("pk"):
+        with transaction.atomic():
+            locked = Instance.objects.select_for_update().select_related("version").get(pk=pk)
+            count += _withdraw_from(locked, person_ids, now)
+    return count
+
+
+def _withdraw_from(job: Instance, person_ids: set[int] | None, now: datetime) -> int:
+    tpl = template_of(job.version)
+    guards = [g for g in tpl.guards if g.name == "qualified"]
+    events = core_events(job)
+    state = core.replay(tpl, events)
+    if not guards or state.status not in LIVE or state.expired(now):
+        return 0
+    facts, done = DbFacts(), 0
+    for guard in guards:
+        named = [state.holder] if guard.who == "applicant" else persons(state.values.get(guard.who))
+        for person in named:
+            if not person or (person_ids is not None and int(person) not in person_ids):
+                continue
+            reason = facts.unqualified(person, guard.work_type, state.area, now)
+            if not reason:
+                continue
+            text = _("{p}不再具备「{w}」作业资格：{r}").format(p=facts.person_name(person), w=guard.work_type, r=reason)
+            if guard.who != "applicant":
+                events, state = _system_act(job, tpl, events, core.Action("withdraw", target=person, reason=text), now)
+                done += 1
+            if guard.who == "applicant" or not persons(state.values.get(guard.who)):
+                if state.status == "active":
+                    events, state = _system_act(job, tpl, events, core.Action("suspend", reason=text), now)
+                    done += 1
+            _tell_job_people(job, tpl, state, person, text, events[-1].seq)
+    return done
+
+
+def _system_act(job: Instance, tpl: core.Template, events: list[CoreEvent], action: core.Action,
+                now: datetime) -> tuple[list[CoreEvent], core.State]:
+    new = core.apply(tpl, events, action, core.SYSTEM, now, DbFacts())
+    _append(job, tpl, events, new, None)
+    events = [*events, new]
+    return events, core.replay(tpl, events)
+
+
+def _tell_job_people(job: Instance, tpl: core.Template, state: core.State, person: str, text: str, seq: int) -> None:
+    """An in-app notice to the holder, every guardian named in the form and the person withdrawn."""
+    from django.urls import reverse
+
+    from anlian.core.models import Notice
+
+    guardians = {p for f in tpl.fields.values() if f.type == "person" and "guardian" in f.key
+                 for p in persons(state.values.get(f.key))}
+    told = {int(p) for p in guardians | {state.holder, person} if p and str(p).isdigit()}
+    title = _("作业{n}：人员资格失效").format(n=job.number)
+    url = reverse("permits:job", args=[job.pk])
+    Notice.objects.bulk_create([Notice(person_id=p, key=f"job:{job.pk}:{seq}", title=title, body=text, url=url,
+                                       created_at=clock.now()) for p in sorted(told)], ignore_conflicts=True)
 
 
 def decisions(user: Any, instance: Instance, now: datetime | None = None) -> list[core.Decision]:

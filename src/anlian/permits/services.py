@@ -49,12 +49,14 @@ EVENT_LABELS = {
     "returned": gettext_lazy("退回"), "rejected": gettext_lazy("驳回"), "suspended": gettext_lazy("暂停"),
     "resumed": gettext_lazy("恢复"), "extended": gettext_lazy("延期"), "handed_over": gettext_lazy("交接"),
     "cancelled": gettext_lazy("取消"), "closed": gettext_lazy("关闭"), "expired": gettext_lazy("过期"),
+    "withdrawn": gettext_lazy("撤出人员"),
 }
 ACTION_LABELS = {
     "start": gettext_lazy("发起作业"), "complete": gettext_lazy("提交"), "approve": gettext_lazy("同意"),
     "return": gettext_lazy("退回"), "reject": gettext_lazy("驳回"), "suspend": gettext_lazy("暂停"),
     "resume": gettext_lazy("恢复"), "extend": gettext_lazy("延期"), "hand_over": gettext_lazy("交接"),
     "cancel": gettext_lazy("取消"), "close": gettext_lazy("关闭"), "expire": gettext_lazy("过期"),
+    "withdraw": gettext_lazy("撤出人员"),
 }
 CHECK_LABELS = {"done": gettext_lazy("已落实"), "not_applicable": gettext_lazy("不适用")}
 # Job-level actions offered on the phone page (extend and hand-over need their own forms).
@@ -470,6 +472,8 @@ def _event_entry(tpl: core.Template, event: Event, names: Names) -> Entry:
     if payload.get("to") and event.kind == "returned":
         target = tpl.by_key.get(payload["to"])
         notes.append((_("退回至"), target.name if target else payload["to"]))
+    if event.kind == "withdrawn" and payload.get("person"):
+        notes.append((_("撤出"), names.people.get(str(payload["person"]), payload["person"])))
     if payload.get("reason"):
         notes.append((_("原因"), payload["reason"]))
     if event.kind == "extended" and payload.get("minutes"):

@@ -9,6 +9,17 @@ class WorkforceConfig(AppConfig):
 
     def ready(self) -> None:
         from anlian.workforce.shipped import sync_shipped
+        from anlian.workforce.signals import qualification_changed
 
         post_migrate.connect(lambda sender, **kw: sync_shipped() if sender is self else None,
                              weak=False, dispatch_uid="workforce.sync_shipped")
+        qualification_changed.connect(sweep_after_commit, weak=False, dispatch_uid="workforce.sweep")
+
+
+def sweep_after_commit(sender, person, **kwargs) -> None:
+    """Once the change is stored, the worker takes the person off jobs that now refuse them."""
+    from django.db import transaction
+
+    from anlian.workforce.tasks import sweep_people
+
+    transaction.on_commit(lambda: sweep_people([person.pk]))

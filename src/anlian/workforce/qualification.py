@@ -194,8 +194,8 @@ def _certificate_problem(cert: Certificate, today: date) -> Reason | None:
     if cert.expires_on < today:
         return Reason("cert_expired", _("证书{c}已于{d}过期（{n}天）").format(
             c=label, d=cert.expires_on, n=(today - cert.expires_on).days))
-    if cert.review_due_on and cert.review_due_on < today and (
-            cert.reviewed_on is None or cert.reviewed_on < cert.review_due_on):
+    # Recording a review (复审) moves review_due_on to the next one.
+    if cert.review_due_on and cert.review_due_on < today:
         return Reason("cert_review_overdue", _("证书{c}应于{d}前复审，已逾期{n}天").format(
             c=label, d=cert.review_due_on, n=(today - cert.review_due_on).days))
     return None

@@ -169,13 +169,13 @@ class _Ctx:
             raise refuse("unknown_step", step=self.action.step)
         return step
 
-    def guards(self, values: dict | None = None, place_only: bool = False) -> None:
+    def guards(self, values: dict | None = None) -> None:
         if values:
             merged = {**self.state.values, **values}
-            rules.guards(self.tpl, self.state.area, self.state.holder, merged, self.facts, self.now, place_only)
+            rules.guards(self.tpl, self.state.area, self.state.holder, merged, self.facts, self.now)
             return
-        self.once(("guards", place_only), rules.guards, self.tpl, self.state.area, self.state.holder,
-                  dict(self.state.values), self.facts, self.now, place_only)
+        self.once("guards", rules.guards, self.tpl, self.state.area, self.state.holder,
+                  dict(self.state.values), self.facts, self.now)
 
     def reason(self) -> str:
         if self.payload and not self.action.reason.strip():
@@ -280,7 +280,8 @@ def _resume(c: _Ctx) -> dict:
         c.live()  # names the blocking state: cancelled, expired…
         raise refuse("not_suspended")
     rules.manager(c.tpl, c.actor, c.state)
-    c.guards(place_only=True)
+    c.guards()
+    rules.crew_present(c.tpl, c.state)
     return {}
 
 

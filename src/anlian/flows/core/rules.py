@@ -42,16 +42,24 @@ def step_kind(step: Step, kind: str) -> None:
 # -- guards ----------------------------------------------------------------------------
 
 def guards(tpl: Template, area: str | None, holder: str | None, values: dict, facts: WorldFacts,
-           now: datetime, place_only: bool = False) -> None:
+           now: datetime) -> None:
     """Interlocks checked before start and before every step (and resume)."""
     for guard in tpl.guards:
         if guard.name == "area_not_frozen" and area and facts.area_frozen(area, now):
             raise refuse("area_frozen", area=facts.area_name(area))
         if guard.name == "weather_allows" and area:
             weather(guard.outdoor_only, area, facts, now)
-        if guard.name == "qualified" and not place_only:
+        if guard.name == "qualified":
             named = [holder] if guard.who == "applicant" else persons(values.get(guard.who))
             qualified(named, guard.work_type, area, facts, now)
+
+
+def crew_present(tpl: Template, state: State) -> None:
+    """A job whose qualified workers were all withdrawn cannot go on without new ones."""
+    for guard in tpl.guards:
+        if guard.name == "qualified" and guard.who != "applicant" and not persons(state.values.get(guard.who)):
+            f = tpl.fields.get(guard.who)
+            raise refuse("crew_withdrawn", field=guard.who, label=f.label if f else guard.who)
 
 
 def weather(outdoor_only: bool, area: str, facts: WorldFacts, now: datetime) -> None:

@@ -1,0 +1,23 @@
+"""Worker tasks of the workforce app (huey discovers this module)."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+
+@db_task()
+def sweep_people(person_ids: list[int]) -> int:
+    """Take these people off live jobs whose qualification guards they no longer pass."""
+    from anlian.flows.services import withdraw_unqualified
+
+    return withdraw_unqualified(set(person_ids))
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def sweep_all() -> int:
+    """Certificates run out at midnight and training goes stale with time, with nobody changing a
+    record: look at every live job's named people every five minutes."""
+    from anlian.flows.services import withdraw_unqualified
+
+    return withdraw_unqualified()
