@@ -62,6 +62,7 @@ class DbFacts:
     def __init__(self) -> None:
         self._areas: dict[str, Area | None] = {}
         self._people: dict[str, Person | None] = {}
+        self._unqualified: dict[tuple, str | None] = {}  # my-tasks asks about the same crews per job
 
     def area(self, key: str) -> Area | None:
         if key not in self._areas:
@@ -91,12 +92,14 @@ class DbFacts:
         """Why this person may not do this work here now (every reason, joined), or None."""
         from anlian.workforce.qualification import assess
 
-        found = self.person(person)
-        if found is None:
-            return gettext("人员不存在")
-        reasons = assess(found, work_type=work_type, area_id=int(area) if area and str(area).isdigit() else None,
-                         today=timezone.localtime(now).date())
-        return "；".join(r.text for r in reasons) or None
+        day = timezone.localtime(now).date()
+        key = (person, work_type, area, day)
+        if key not in self._unqualified:
+            found = self.person(person)
+            reasons = assess(found, work_type=work_type, today=day,
+                             area_id=int(area) if area and str(area).isdigit() else None) if found else None
+            self._unqualified[key] = gettext("人员不存在") if found is None else "；".join(r.text for r in reasons) or None
+        return self._unqualified[key]
 
     def person_name(self, person: str) -> str:
         found = self.person(person)
