@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from anlian.core.errors import Invalid
@@ -68,7 +68,7 @@ COURSE_FIELDS = ("code", "name", "level", "topic", "hours", "pass_score")
 
 @router.get("/training/courses", response=list[CourseOut], summary="Courses of the companies I may see")
 @paginate(Pages)
-def list_courses(request: HttpRequest, level: CourseLevel | None = None, topic: str | None = Field(None, max_length=40),
+def list_courses(request: HttpRequest, level: CourseLevel | None = None, topic: str | None = Query(None, max_length=40),
                  q: str | None = Text):
     courses = access.visible(Course, request.user)
     if level is not None:
