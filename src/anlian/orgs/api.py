@@ -8,7 +8,7 @@ are paginated with `?page=&page_size=` (core.schemas.Pages) and answer {"items",
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +23,8 @@ from ninja.pagination import paginate
 from anlian.core.errors import DomainError, Invalid, NotFound
 from anlian.core.schemas import Id, Pages, Strict
 from anlian.orgs import access, services
-from anlian.orgs.models import Area, Equipment, OrgKind, OrgUnit, Person, Role, RoleGrant
+from anlian.orgs.models import Area, Contractor, Equipment, OrgKind, OrgUnit, Person, Role, RoleGrant
+from anlian.orgs.permissions import MANAGE_PEOPLE
 
 router = Router(tags=["organisation"])
 
@@ -33,7 +34,7 @@ Text = Query(None, max_length=100, description="Case-insensitive search in names
 # --- helpers -------------------------------------------------------------------------------------
 
 # Services name the model field ("parent"); API clients sent the body field ("parent_id").
-ID_FIELDS = {"parent", "org_unit", "area", "person", "role", "owner"}
+ID_FIELDS = {"parent", "org_unit", "area", "person", "role", "owner", "contractor"}
 
 
 @contextmanager
@@ -373,6 +374,15 @@ def delete_equipment(request: HttpRequest, equipment_id: Id):
 # --- people --------------------------------------------------------------------------------------
 
 
+def id_number_for(user: Any, person: Person) -> str:
+    """A person's ID number as `user` may see it: whole for those who manage the person, else only
+    the region and the last four characters (an ID number is sensitive personal information)."""
+    number = person.id_number
+    if not number or access.can(user, MANAGE_PEOPLE, person):
+        return number
+    return f"{number[:6]}{'*' * (len(number) - 10)}{number[-4:]}"
+
+
 class PersonOut(Schema):
     id: int
     org_unit_id: int
@@ -382,10 +392,18 @@ class PersonOut(Schema):
     phone: str
     is_active: bool
     username: str | None = None
+    contractor_id: int | None = Field(None, description="Empty for our own employees")
+    hired_on: date | None = None
+    id_number: str = Field("", description="Masked unless you manage the person")
+    job_title: str = ""
 
     @staticmethod
     def resolve_username(obj: Person) -> str | None:
         return obj.user.username if obj.user_id else None
+
+    @staticmethod
+    def resolve_id_number(obj: Person, context: dict[str, Any]) -> str:
+        return id_number_for(context["request"].user, obj)
 
 
 class PersonIn(Strict):
@@ -394,6 +412,10 @@ class PersonIn(Strict):
     employee_no: str = Field(min_length=1, max_length=40)
     phone: str = Field("", max_length=20)
     is_active: bool = True
+    contractor_id: Id | None = Field(None, description="A contractor of the same company: its worker")
+    hired_on: date | None = None
+    id_number: str = Field("", max_length=18, description="18 digits, check digit verified")
+    job_title: str = Field("", max_length=50)
     username: str | None = Field(None, min_length=1, max_length=150, description="With password: create a login")
     password: str | None = Field(None, min_length=1, max_length=128)
 
@@ -404,6 +426,10 @@ class PersonPatch(Strict):
     employee_no: str = Field(None, min_length=1, max_length=40)
     phone: str = Field(None, max_length=20)
     is_active: bool = None
+    contractor_id: Id | None = Field(None, description="null: our own employee")
+    hired_on: date | None = None
+    id_number: str = Field(None, max_length=18)
+    job_title: str = Field(None, max_length=50)
     username: str = Field(None, min_length=1, max_length=150)
     password: str = Field(None, min_length=1, max_length=128)
 
@@ -451,19 +477,26 @@ def set_login_from(request: HttpRequest, person: Person, login: dict[str, Any]) 
 @router.get("/people", response=list[PersonOut], summary="People I may see")
 @paginate(Pages)
 def list_people(request: HttpRequest, org_unit_id: Id | None = None, is_active: bool | None = None,
+                contractor_id: Id | None = None,
+                employees_only: bool = Query(False, description="Only our own employees (no contractor)"),
                 q: str | None = Text):
     people = access.visible(Person, request.user).select_related("user")
     if org_unit_id is not None:
         people = people.filter(org_unit__path__startswith=ref(OrgUnit, request, org_unit_id, "org_unit_id").path)
     if is_active is not None:
         people = people.filter(is_active=is_active)
+    if contractor_id is not None:
+        people = people.filter(contractor=ref(Contractor, request, contractor_id, "contractor_id"))
+    if employees_only:
+        people = people.filter(contractor=None)
     return search(people, q, "name", "employee_no", "phone").order_by("org_unit__path", "employee_no", "pk")
 
 
 @router.post("/people", response={201: PersonOut}, summary="Add a person, optionally with a login")
 def create_person(request: HttpRequest, payload: PersonIn):
     unit = ref(OrgUnit, request, payload.org_unit_id, "org_unit_id")
-    data = payload.model_dump(exclude={"org_unit_id", "username", "password"})
+    data = payload.model_dump(exclude={"org_unit_id", "contractor_id", "username", "password"})
+    data["contractor"] = ref_or_none(Contractor, request, payload.contractor_id, "contractor_id")
     login = payload.model_dump(include={"username", "password"}, exclude_none=True)
     with writing():
         person = services.save_person(request.user, None, org_unit=unit, **data)
@@ -482,6 +515,8 @@ def update_person(request: HttpRequest, person_id: Id, payload: PersonPatch):
     changes = payload.model_dump(exclude_unset=True)
     login = {k: changes.pop(k) for k in ("username", "password") if k in changes}
     unit = unit_from(request, changes, person.org_unit)
+    if "contractor_id" in changes:  # left out: kept (save_person's KEEP)
+        changes["contractor"] = ref_or_none(Contractor, request, changes.pop("contractor_id"), "contractor_id")
     fields = ("name", "employee_no", "phone", "is_active")
     data = {name: getattr(person, name) for name in fields} | changes
     with writing():

@@ -13,7 +13,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from anlian.orgs import access
-from anlian.orgs.models import Area, OrgKind, OrgUnit, Role
+from anlian.orgs.models import Area, Contractor, OrgKind, OrgUnit, Role
 from anlian.orgs.permissions import GRANT_ROLES, MANAGE_ORG, MANAGE_PEOPLE, MANAGE_ROLES, PERMISSIONS
 
 
@@ -108,11 +108,26 @@ class EquipmentForm(forms.Form):
         self.fields["area"].queryset = access.visible(Area, user).select_related("org_unit")
 
 
+class ContractorChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Contractor) -> str:
+        return f"{obj.name}（{obj.company.name}）"
+
+
 class PersonForm(forms.Form):
     org_unit = UnitChoiceField(label=_("所属组织"), queryset=OrgUnit.objects.none())
     name = forms.CharField(label=_("姓名"), max_length=50)
     employee_no = forms.CharField(label=_("工号"), max_length=40)
     phone = forms.CharField(label=_("手机号"), max_length=20, required=False)
+    # Only contractors the user may see; one of another company than the person's is refused by
+    # orgs.services.save_person with the reason.
+    contractor = ContractorChoiceField(label=_("承包商"), queryset=Contractor.objects.none(), required=False,
+                                       empty_label=_("（本单位员工）"),
+                                       help_text=_("承包商人员请选择所属承包商"))
+    job_title = forms.CharField(label=_("岗位"), max_length=50, required=False)
+    hired_on = forms.DateField(label=_("入职日期"), required=False,
+                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    id_number = forms.CharField(label=_("身份证号"), max_length=18, required=False,
+                                help_text=_("18位，末位校验码会被核对"))
     is_active = forms.BooleanField(label=_("在职"), required=False, initial=True)
     username = forms.CharField(label=_("登录名"), max_length=150, required=False,
                                help_text=_("可选：填写登录名和密码后，此人可以登录安链"))
@@ -126,6 +141,11 @@ class PersonForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["org_unit"].queryset = units_for(user, MANAGE_PEOPLE)
+        contractors = access.visible(Contractor, user)
+        current = self.initial.get("contractor")
+        if current is not None:  # kept even when managed outside the editor's view, so a save keeps it
+            contractors = contractors | Contractor.objects.filter(pk=current.pk)
+        self.fields["contractor"].queryset = contractors.select_related("company").order_by("company__path", "name")
 
 
 class GrantForm(forms.Form):

@@ -22,7 +22,8 @@ from django.views.decorators.http import require_POST
 from anlian.core.errors import DomainError, Forbidden, NotFound
 from anlian.core.pages import form_page, paginate, render_list, require_somewhere, run_write
 from anlian.orgs import access, exports, forms, services
-from anlian.orgs.models import Area, Equipment, OrgUnit, Person, Role, RoleGrant
+from anlian.orgs.api import id_number_for
+from anlian.orgs.models import Area, Contractor, Equipment, OrgUnit, Person, Role, RoleGrant
 from anlian.orgs.permissions import BUILTIN_ROLES, MANAGE_ORG, MANAGE_PEOPLE, MANAGE_ROLES, PERMISSIONS
 
 # --- shared helpers ------------------------------------------------------------------------------
@@ -293,22 +294,37 @@ def equipment_delete(request: HttpRequest, equipment_id: int) -> HttpResponse:
 # --- people --------------------------------------------------------------------------------------
 
 
+def _contractor_param(request: HttpRequest) -> tuple[str, Contractor | None]:
+    """?contractor=none (our own employees) or ?contractor=<id> of a visible contractor; else no filter."""
+    value = request.GET.get("contractor", "")
+    if value == "none":
+        return value, None
+    found = access.visible(Contractor, request.user).filter(pk=value).first() if value.isdigit() else None
+    return (value, found) if found else ("", None)
+
+
 def _people_filtered(request: HttpRequest) -> tuple[QuerySet, dict[str, Any]]:
     unit, q, state = _unit_param(request), request.GET.get("q", "").strip(), request.GET.get("active", "")
-    qs = _in_subtree(access.visible(Person, request.user).select_related("org_unit", "user"), unit)
+    qs = _in_subtree(access.visible(Person, request.user).select_related("org_unit", "user", "contractor"), unit)
     if state in ("1", "0"):
         qs = qs.filter(is_active=state == "1")
-    return _search(qs, q, "name", "employee_no", "phone"), {"unit": unit, "q": q, "active": state}
+    kind, contractor = _contractor_param(request)
+    if kind:
+        qs = qs.filter(contractor=contractor)  # None: employees only
+    filters = {"unit": unit, "q": q, "active": state, "contractor": kind, "contractor_obj": contractor,
+               "contractors": access.visible(Contractor, request.user).order_by("name")}
+    return _search(qs, q, "name", "employee_no", "phone", "job_title"), filters
 
 
 @login_required
 def people(request: HttpRequest) -> HttpResponse:
     qs, filters = _people_filtered(request)
     if request.GET.get("format") == "xlsx":
-        return exports.xlsx_response(_("人员名册"), [_("工号"), _("姓名"), _("手机号"), _("所属组织"), _("在职"),
-                                                  _("登录名")], (
-            (p.employee_no, p.name, p.phone, p.org_unit.name, _("是") if p.is_active else _("否"),
-             p.user.username if p.user else "") for p in qs))
+        return exports.xlsx_response(_("人员名册"), [_("工号"), _("姓名"), _("手机号"), _("所属组织"), _("承包商"),
+                                                  _("岗位"), _("入职日期"), _("在职"), _("登录名")], (
+            (p.employee_no, p.name, p.phone, p.org_unit.name, p.contractor.name if p.contractor else "",
+             p.job_title, p.hired_on, _("是") if p.is_active else _("否"), p.user.username if p.user else "")
+            for p in qs))
     context = {"page": paginate(request, qs), "units": forms.units_for(request.user, "org.view"), **filters}
     return render_list(request, "orgs/people.html", "orgs/_people_rows.html", context)
 
@@ -316,14 +332,15 @@ def people(request: HttpRequest) -> HttpResponse:
 def _person_page(request: HttpRequest, person: Person, grant_form: forms.GrantForm | None = None,
                  status: int = 200) -> HttpResponse:
     grants = access.visible(RoleGrant, request.user).filter(person=person).select_related("role", "org_unit")
-    context = {"person": person, "grants": grants,
+    context = {"person": person, "grants": grants, "id_number": id_number_for(request.user, person),
                "grant_form": grant_form or forms.GrantForm(user=request.user, initial={"org_unit": person.org_unit})}
     return render(request, "orgs/person.html", context, status=status)
 
 
 @login_required
 def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
-    person = access.get_for_user(Person.objects.select_related("org_unit", "user"), request.user, person_id)
+    person = access.get_for_user(Person.objects.select_related("org_unit", "user", "contractor"), request.user,
+                                 person_id)
     return _person_page(request, person)
 
 
@@ -336,7 +353,9 @@ def person_photo(request: HttpRequest, person_id: int) -> HttpResponse:
 def _write_person(request: HttpRequest, person: Person | None, data: dict[str, Any]) -> Person:
     """Person fields, then login and photo: one transaction, so a refused photo saves nothing."""
     person = services.save_person(request.user, person, org_unit=data["org_unit"], name=data["name"],
-                                  employee_no=data["employee_no"], phone=data["phone"], is_active=data["is_active"])
+                                  employee_no=data["employee_no"], phone=data["phone"], is_active=data["is_active"],
+                                  contractor=data["contractor"], hired_on=data["hired_on"],
+                                  id_number=data["id_number"], job_title=data["job_title"])
     current = person.user.username if person.user_id else ""
     if data["password"] or (data["username"] and data["username"] != current):
         services.set_login(request.user, person, username=data["username"] or current, password=data["password"])
@@ -362,7 +381,9 @@ def person_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def person_edit(request: HttpRequest, person_id: int) -> HttpResponse:
     person = access.get_for_user(Person.objects.select_related("user"), request.user, person_id, perm=MANAGE_PEOPLE)
-    initial = {f: getattr(person, f) for f in ("org_unit", "name", "employee_no", "phone", "is_active")}
+    fields = ("org_unit", "name", "employee_no", "phone", "is_active", "contractor", "hired_on", "id_number",
+              "job_title")
+    initial = {f: getattr(person, f) for f in fields}
     initial["username"] = person.user.username if person.user_id else ""
     return _person_form_page(request, person, initial)
 
