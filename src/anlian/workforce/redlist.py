@@ -236,6 +236,7 @@ class PdfFontMissing(DomainError):
 def pdf_bytes(report: Report, title: str) -> bytes:
     """The list as an A4 landscape PDF with the CJK font the photo watermark uses embedded."""
     from fpdf import FPDF
+    from fpdf.fonts import FontFace
 
     from anlian.evidence.watermark import WatermarkFontMissing, font_path
 
@@ -257,7 +258,9 @@ def pdf_bytes(report: Report, title: str) -> bytes:
         new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     widths = (44, 14, 14, 14, 14, 18, 14, 14, 18, 14, 14, 18, 12, 45)
-    with pdf.table(col_widths=widths, text_align="CENTER", line_height=5.5) as grid:
+    # The CJK font has no bold face: the heading row is shaded instead.
+    heading = FontFace(emphasis="", fill_color=(235, 238, 242))
+    with pdf.table(col_widths=widths, text_align="CENTER", line_height=5.5, headings_style=heading) as grid:
         for cells in [headers(), *table(report)]:
             line = grid.row()
             for value in cells:
