@@ -1,0 +1,33 @@
+"""The certificates-and-violations panel of the person page (`workforce/_person_qualification.html`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from anlian.orgs import access
+from anlian.orgs.models import Person
+from anlian.orgs.permissions import MANAGE_CERTIFICATES
+from anlian.workforce import certificates, violations
+from anlian.workforce.models import Certificate, Violation, ViolationStatus
+
+register = template.Library()
+
+
+@register.inclusion_tag("workforce/certificates/_person_panel.html", takes_context=True)
+def person_qualification(context: template.Context, person: Person) -> dict[str, Any]:
+    """The person's certificates coloured by state (red: expired or revoked; orange: expiring or
+    review due within 30 days) and their violations not yet closed, as the viewer may see them."""
+    user = context["request"].user
+    today = certificates.today()
+    rows = []
+    for cert in access.visible(Certificate, user).filter(person=person).select_related("kind").order_by("kind__name"):
+        state = certificates.state_of(cert, today)
+        rows.append({"certificate": cert, "label": certificates.STATE_LABELS[state],
+                     "colour": certificates.STATE_COLOURS[state]})
+    pending = access.visible(Violation, user).filter(
+        person=person, status__in=[ViolationStatus.OPEN, ViolationStatus.RECTIFIED]).select_related("area")
+    return {"person": person, "rows": rows, "violations": pending,
+            "may_manage": access.can(user, MANAGE_CERTIFICATES, person),
+            "may_record": violations.may_record(user, person, None)}
