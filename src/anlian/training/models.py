@@ -159,3 +159,12 @@ class Assignment(models.Model):
         verbose_name_plural = _("培训任务")
         ordering = ["due_on"]
         constraints = [models.UniqueConstraint(fields=["person", "level", "year"], name="assignment_unique")]
+
+    @property
+    def title(self) -> str:
+        """What is owed, as people say it: 车间级安全教育, 2026年度再培训."""
+        if self.level == CourseLevel.REFRESHER:
+            return _("{year}年度再培训").format(year=self.year)
+        if self.level in EDUCATION_LEVELS:
+            return _("{level}安全教育").format(level=self.get_level_display())
+        return self.get_level_display()

@@ -452,9 +452,12 @@ def record_of(person: Person, on: date | None = None) -> dict[str, Any]:
     the hours credited this year. The caller has already checked the person is visible."""
     on = on or today()
     attendance = list(person.attendance.select_related("session__course").order_by("-session__starts_at", "-pk"))
-    assignments = list(person.training_assignments.order_by("completed_on", "due_on", "level"))
+    assignments = list(person.training_assignments.all())
     for a in assignments:
         a.state = assignment_state(a, on)
+    # What is still owed first, soonest deadline first; then what is done, latest first.
+    assignments.sort(key=lambda a: (a.completed_on is not None, a.due_on.toordinal() if a.completed_on is None
+                                    else -a.completed_on.toordinal(), a.level))
     year_hours = sum((a.hours for a in attendance if training_day(a.session).year == on.year), Decimal(0))
     return {
         "attendance": attendance,

@@ -29,7 +29,7 @@ from anlian.orgs.permissions import MANAGE_TRAINING
 from anlian.training import forms, services
 from anlian.training.models import Attendance, Course, CourseLevel, Session, TrainingPolicy
 
-FORM = "orgs/form.html"  # the shared one-form page
+FORM = "training/form.html"  # the shared one-form page (orgs/form.html) with our styles
 
 
 def _done(request: HttpRequest, message: str, to: Any) -> HttpResponse:
