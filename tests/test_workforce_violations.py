@@ -19,7 +19,7 @@ from anlian.core.errors import Conflict, Forbidden, Invalid
 from anlian.evidence.models import StoredFile
 from anlian.orgs import services
 from anlian.orgs.access import SYSTEM
-from anlian.orgs.models import Contractor, Role
+from anlian.orgs.models import Contractor
 from anlian.workforce import violations
 from anlian.workforce.models import Violation
 from anlian.workforce.signals import qualification_changed

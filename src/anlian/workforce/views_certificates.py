@@ -154,7 +154,7 @@ def certificate_renew(request: HttpRequest, certificate_id: int) -> HttpResponse
     def write(data: dict[str, Any]) -> Certificate:
         return certificates.renew_certificate(
             request.user, certificate, issued_on=data["issued_on"], expires_on=data["expires_on"],
-            review_due_on=data["review_due_on"], issuer=data["issuer"], scans=_scans(data))
+            review_due_on=data["review_due_on"], issuer=data["issuer"] or None, scans=_scans(data))
 
     return form_page(request, form, write, template="orgs/form.html",
                      context={"title": _("换证"), "subject": certificate, "back": _url(certificate), "multipart": True,
