@@ -387,3 +387,17 @@ def test_record_of_sums_this_years_hours_and_sorts_states(world):
     assert [a.level for a in record_["done"]] == ["company"]
     assert {a.level for a in record_["overdue"]} == {"workshop", "team"}
     assert [a.session.course.code for a in record_["attendance"]] == ["C1", "S1"]
+
+
+def test_a_large_sheet_is_written_in_a_bounded_number_of_queries(world, django_assert_max_num_queries):
+    people = [Person.objects.create(org_unit=world.a.team, company=world.a.unit, name=f"学员{i}",
+                                    employee_no=f"S{i}") for i in range(200)]
+    services.assign_education(people)
+    people = list(Person.objects.filter(pk__in=[p.pk for p in people]).select_related("org_unit"))
+    session = make_session(make_course(world.a.unit))
+    with django_assert_max_num_queries(12):  # a handful, whatever the number of people
+        services.record_attendance(SYSTEM, session, [services.Row(p, True, 80) for p in people])
+    with django_assert_max_num_queries(12):  # corrected scores: the same lines, updated
+        services.record_attendance(SYSTEM, session, [services.Row(p, True, 40) for p in people])
+    assert Attendance.objects.filter(session=session, passed=False).count() == 200
+    assert not Assignment.objects.filter(person__in=people, completed_on__isnull=False).exists()

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from anlian.core.errors import Invalid
+from anlian.core.errors import Invalid, NotFound
 from anlian.core.schemas import Id, Pages, Strict
 from anlian.orgs import access
 from anlian.orgs.api import Text, ref, search, writing
@@ -212,8 +212,12 @@ def list_attendance(request: HttpRequest, session_id: Id):
              summary="Record (or replace) attendance and scores of people at a session")
 def record_attendance(request: HttpRequest, session_id: Id, payload: SheetIn):
     session = access.get_for_user(Session.objects.select_related("course"), request.user, session_id)
-    rows = [services.Row(ref(Person, request, row.person_id, f"rows.{i}.person_id"), row.attended, row.score)
-            for i, row in enumerate(payload.rows)]
+    people = access.visible(Person, request.user).select_related("org_unit").in_bulk(
+        [row.person_id for row in payload.rows])
+    for i, row in enumerate(payload.rows):
+        if row.person_id not in people:  # another company's person looks like a missing one
+            raise NotFound(field=f"rows.{i}.person_id")
+    rows = [services.Row(people[row.person_id], row.attended, row.score) for row in payload.rows]
     with writing():
         return services.record_attendance(request.user, session, rows)
 

@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.validators import slug_re
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -252,14 +252,22 @@ def record_attendance(actor: Any, session: Session, rows: Sequence[Row]) -> list
     errors = {i: problem for i, row in enumerate(rows) if (problem := _row_problem(course, row, seen))}
     if errors:
         raise RowsInvalid(errors)
+    existing = {a.person_id: a for a in Attendance.objects.filter(session=session,
+                                                                 person__in=[row.person.pk for row in rows])}
     saved = []
     for row in rows:
         ok = passed(course, row.attended, row.score)
-        attendance, _created = Attendance.objects.update_or_create(
-            session=session, person=row.person,
-            defaults={"attended": row.attended, "score": row.score, "passed": ok,
-                      "hours": course.hours if ok else Decimal(0)})
-        saved.append(attendance)
+        line = existing.get(row.person.pk) or Attendance(session=session, person=row.person)
+        line.attended, line.score, line.passed = row.attended, row.score, ok
+        line.hours = course.hours if ok else Decimal(0)
+        saved.append(line)
+    Attendance.objects.bulk_update([line for line in saved if line.pk is not None],
+                                   ["attended", "score", "passed", "hours"], batch_size=500)
+    try:
+        with transaction.atomic():
+            Attendance.objects.bulk_create([line for line in saved if line.pk is None], batch_size=500)
+    except IntegrityError:  # the same person recorded by someone else at this very moment
+        raise Conflict(_("该场次的记录刚被他人修改，请刷新后重试")) from None
     recompute([row.person.pk for row in rows], [course.level])
     _announce([row.person for row in rows])
     return saved
