@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from anlian.core import clock
 from anlian.core.errors import DomainError, Invalid
 from anlian.orgs import access
 from anlian.orgs.models import Contractor, Person
@@ -104,6 +105,15 @@ def parse_month(text: str | None, default: date) -> Month:
     except ValueError:
         raise Invalid(_("月份格式应为“年-月”，如 2025-06"), field="month") from None
     return Month(year, month)
+
+
+def recent_months(today: date, chosen: Month, count: int = 24) -> list[Month]:
+    """The months offered by the month picker: this one and the ones before it, and the chosen one."""
+    months, year, month = [], today.year, today.month
+    for _step in range(count):
+        months.append(Month(year, month))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months if chosen in months else [chosen, *months]
 
 
 def percent(part: int, whole: int) -> float | None:
@@ -251,6 +261,8 @@ def pdf_bytes(report: Report, title: str) -> bytes:
     pdf.set_font("cjk", size=15)
     pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=8)
+    made_at = timezone.localtime(clock.now())
+    pdf.cell(0, 5, _("生成时间：{t}").format(t=f"{made_at:%Y-%m-%d %H:%M}"), new_x="LMARGIN", new_y="NEXT")
     limits = report.limits
     pdf.multi_cell(0, 5, _("黑榜：有严重违章，或违章率超过每百人{rate}起，或整改及时率低于{t}%，或培训完成率低于{tr}%；"
                            "红榜：有在册人员、无违章、到期整改和培训全部按时完成。").format(
@@ -260,11 +272,15 @@ def pdf_bytes(report: Report, title: str) -> bytes:
     widths = (44, 14, 14, 14, 14, 18, 14, 14, 18, 14, 14, 18, 12, 45)
     # The CJK font has no bold face: the heading row is shaded instead.
     heading = FontFace(emphasis="", fill_color=(235, 238, 242))
+    colours = {BLACK: FontFace(color=(180, 35, 24)), RED: FontFace(color=(27, 127, 59)), NORMAL: None}
     with pdf.table(col_widths=widths, text_align="CENTER", line_height=5.5, headings_style=heading) as grid:
-        for cells in [headers(), *table(report)]:
+        grid.row(headers())
+        for row, cells in zip(report.rows, table(report)):
             line = grid.row()
-            for value in cells:
-                line.cell("—" if value is None else str(value))
+            for index, value in enumerate(cells):
+                # The verdict (second to last column) in its colour: red list green, black list red.
+                style = colours[row.verdict] if index == len(cells) - 2 else None
+                line.cell("—" if value is None else str(value), style=style)
     out = io.BytesIO()
     pdf.output(out)
     return out.getvalue()

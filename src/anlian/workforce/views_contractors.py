@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import content_disposition_header
@@ -131,7 +131,8 @@ def contractors(request: HttpRequest) -> HttpResponse:
         return _export(qs)
     scope = access.scope_of(request.user)
     context = {"page": paginate(request, qs), "statuses": ContractorStatus.choices,
-               "can_manage": scope.is_superuser or bool(scope.paths(MANAGE_CONTRACTORS)), **filters}
+               "can_manage": scope.is_superuser or bool(scope.paths(MANAGE_CONTRACTORS)), "today": services.today(),
+               **filters}
     return render_list(request, "workforce/contractors/list.html", "workforce/contractors/_rows.html", context)
 
 
@@ -152,7 +153,8 @@ def _export(qs: QuerySet) -> HttpResponse:
 def contractor_detail(request: HttpRequest, contractor_id: int) -> HttpResponse:
     contractor = _contractor(request, contractor_id)
     today = services.today()
-    documents = list(contractor.documents.select_related("file").order_by("expires_on", "pk"))
+    documents = list(contractor.documents.select_related("file")
+                     .order_by(F("expires_on").asc(nulls_last=True), "pk"))
     for document in documents:
         document.state = services.expiry_state(document.expires_on, today)
     links = list(contractor.areas.select_related("area", "area__org_unit").order_by("area__name", "pk"))
@@ -309,7 +311,8 @@ def area_delete(request: HttpRequest, contractor_area_id: int) -> HttpResponse:
 
 @login_required
 def redlist_page(request: HttpRequest) -> HttpResponse:
-    month = redlist.parse_month(request.GET.get("month", "").strip(), services.today())
+    today = services.today()
+    month = redlist.parse_month(request.GET.get("month", "").strip(), today)
     report = redlist.compute(request.user, month)
     title = _("承包商红黑榜 {month}").format(month=month)
     kind = request.GET.get("format")
@@ -321,4 +324,5 @@ def redlist_page(request: HttpRequest) -> HttpResponse:
         response["X-Content-Type-Options"] = "nosniff"
         return response
     return render(request, "workforce/contractors/redlist.html",
-                  {"report": report, "month": month, "counts": report.counts(), "limits": report.limits})
+                  {"report": report, "month": month, "months": redlist.recent_months(today, month),
+                   "counts": report.counts(), "limits": report.limits})
