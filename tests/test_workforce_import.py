@@ -130,6 +130,7 @@ def test_a_10000_row_sheet_with_bad_rows_lists_each_error_by_row_and_imports_not
     assert found[102] == [("姓名", "姓名不能超过50个字符（现有32767个）")]
     assert found[112][0][0] == "承包商"
     assert Person.objects.count() == before
+    assert not batch.upload.storage.exists(batch.upload.name)
     assert len(batch.preview) == importing.PREVIEW_ROWS and batch.preview[0]["cells"][1] == "员工0"
 
 
@@ -138,9 +139,12 @@ def test_the_fixed_10000_row_sheet_imports_every_person_with_their_education(wor
     batch = send(world.a.admin, xlsx([person_row(n) for n in range(10_000)]))
     assert batch.status == ImportStatus.READY and batch.errors == []
 
+    storage = batch.upload.storage
+    assert storage.exists(batch.upload.name)  # kept until it is imported
     batch = confirm(world.a.admin, batch)
 
     assert batch.status == ImportStatus.DONE and batch.imported_rows == 10_000
+    assert not storage.exists(batch.upload.name)  # personal data is not kept once imported
     assert Person.objects.count() == before + 10_000
     person = Person.objects.get(employee_no="P00042")
     assert (person.org_unit, person.company, person.id_number) == (world.a.team, world.a.unit, id_number(42))
@@ -568,3 +572,17 @@ def test_rows_naming_another_companys_units_or_people_are_not_found(world, send)
     lines = send(world.b.admin, xlsx([["B003", "EX-1", date(2025, 3, 1), None, None, None]], "training"),
                  "training", world.b.unit)
     assert errors_by_row(lines)[2] == [("课程编号", "本公司没有编号为“EX-1”的课程")]
+
+
+def test_a_group_is_not_a_scope_to_import_into(world):
+    from tests.conftest import make_person
+
+    group_admin = make_person(world.group, "集团管理员", "G001", [("admin", world.group)], login="G-admin")
+    client = client_for(group_admin)
+    for url in (f"/imports/template.xlsx?kind=people&unit={world.group.pk}",
+                f"/imports/new/?kind=people&unit={world.group.pk}"):
+        response = client.get(url)
+        assert response.status_code == 422 and "请选择公司或其下级组织" in response.content.decode(), url
+    response = api_upload(client, xlsx([person_row(1)]), unit=world.group.pk)
+    assert response.status_code == 422 and response.json()["field"] == "org_unit_id"
+    assert client.get("/imports/new/?kind=people").status_code == 200  # the form offers the companies

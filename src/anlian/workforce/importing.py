@@ -280,17 +280,27 @@ class Sheet:
     def out_of_scope(self) -> str:
         return _("不在所选导入范围“{unit}”内").format(unit=self.scope.name)
 
-    # Implemented per kind.
-    def load(self) -> None: raise NotImplementedError
-    def check(self, row: Row) -> Any: raise NotImplementedError
-    def write(self) -> int: raise NotImplementedError
+    # Each kind implements the five below.
+    def load(self) -> None:
+        """Load the lookups every row is checked against, once."""
+        raise NotImplementedError
+
+    def check(self, row: Row) -> Any:
+        """The object to write for a row, or None (its errors are recorded on the row)."""
+        raise NotImplementedError
+
+    def write(self) -> int:
+        """Write every checked row in bulk; returns how many were written."""
+        raise NotImplementedError
 
     @classmethod
-    def example(cls, scope: OrgUnit) -> list[Any]: raise NotImplementedError
+    def example(cls, scope: OrgUnit) -> list[Any]:
+        """The template's example row."""
+        raise NotImplementedError
 
     @classmethod
     def allowed(cls, scope: OrgUnit) -> list[tuple[str, list[str], list[list[Any]]]]:
-        """Sections of the help sheet listing the values a column may take."""
+        """Sections of the help sheet listing the values a column may take: (title, headers, rows)."""
         raise NotImplementedError
 
 
@@ -414,8 +424,7 @@ class PeopleSheet(Sheet):
 
     @classmethod
     def example(cls, scope: OrgUnit) -> list[Any]:
-        company = company_of(scope)
-        place = scope.code or Units(company).path_of[scope.pk] if company else scope.name
+        place = scope.code or Units(company_of(scope)).path_of[scope.pk]
         first17 = "11010519900307002"
         return [place, "张三", EXAMPLE_NO, "13800000000", first17 + id18_check_char(first17), date(2025, 3, 1),
                 "操作工", ""]
@@ -864,7 +873,13 @@ def upload(actor: Any, *, kind: str, org_unit: OrgUnit, file: Any) -> ImportBatc
 
 
 def _finish(batch_id: int, status: str, **fields: Any) -> None:
+    """Settle a batch (invalid, done or failed). Its sheet is then deleted: nothing reads it again,
+    and it holds personal data (ID and phone numbers) that should not lie around."""
     ImportBatch.objects.filter(pk=batch_id).update(status=status, finished_at=clock.now(), **fields)
+    name = ImportBatch.objects.filter(pk=batch_id).values_list("upload", flat=True).first()
+    if name:
+        storage = ImportBatch._meta.get_field("upload").storage
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 @db_task()

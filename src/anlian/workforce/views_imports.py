@@ -58,7 +58,9 @@ def _unit_param(request: HttpRequest, kind: str, units: Any) -> OrgUnit:
     value = request.GET.get("unit", "")
     if not value:
         return units.first()
-    return access.get_for_user(OrgUnit, request.user, value, perm=importing.permission_for(kind))
+    unit = access.get_for_user(OrgUnit, request.user, value, perm=importing.permission_for(kind))
+    importing.check_scope(request.user, kind, unit)  # e.g. a group: not inside one company
+    return unit
 
 
 def _kinds_allowed(user: Any) -> list[tuple[str, str]]:
