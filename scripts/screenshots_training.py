@@ -77,6 +77,15 @@ def main() -> None:
         base.login(page, site, "safety")
         base.shoot(page, site, urls["record"], out, "training-desktop-person-record")
         base.shoot(page, site, urls["sheet"], out, "training-desktop-attendance-sheet")
+        # A sheet with mistakes: every bad row says why, nothing is recorded.
+        page.click("#all-present")
+        selects, scores = page.locator("#sheet select"), page.locator("#sheet input.score")
+        scores.nth(1).fill("105")
+        selects.nth(2).select_option("0")
+        scores.nth(2).fill("80")
+        with page.expect_navigation():
+            page.click("#sheet button[type=submit].primary")
+        base.shoot(page, site, None, out, "training-desktop-attendance-errors", full=False)
         base.shoot(page, site, urls["courses"], out, "training-desktop-courses", full=False)
         base.shoot(page, site, urls["person"], out, "training-desktop-person-page", full=False,
                    scroll_to="#training")

@@ -205,3 +205,14 @@ def test_bad_session_bodies(world, data):
     r = api("post", "/training/sessions", {"course_id": course, "starts_at": "2026-03-10T08:00:00",
                                            "ends_at": "2026-03-10T09:00:00"})  # naive: the site's time
     assert r.status_code == 201 and r.json()["starts_at"].startswith("2026-03-10T08:00:00+08:00")
+
+
+def test_a_replayed_sheet_changes_nothing_more(world, data):
+    api = Api(world.a.admin)
+    url = f"/training/sessions/{data['a']['session'].pk}/attendance"
+    body = {"rows": [{"person_id": world.a.officer.pk, "score": 75}, {"person_id": world.a.worker.pk, "score": 88}]}
+    assert api("post", url, body).status_code == 200
+    once = snapshot()
+    assert api("post", url, body).status_code == 200
+    assert snapshot() == once
+    assert Attendance.objects.filter(session=data["a"]["session"]).count() == 2

@@ -202,16 +202,18 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             return _done(request, _("已登记{n}人的出勤和成绩").format(n=len(rows)), session)
     else:
         sheet, unit = _sheet_from_get(request, session, recorded)
+    units = list(_training_units(request, session))
     context = {"session": session, "course": session.course, "sheet": sheet, "unit": unit, "error": error,
-               "units": _training_units(request, session), "can_record": bool(_training_units(request, session)),
+               "units": units, "can_record": bool(units),
                "n_passed": sum(a.passed for a in recorded.values()), "n_recorded": len(recorded)}
     return render(request, "training/session.html", context, status=status)
 
 
 def _record(request: HttpRequest, session: Session, sheet: list[SheetRow], rows: list) -> tuple[int, str]:
     """Write the sheet through the service: (200, "") or the status and a message for the page."""
-    if any(line.error for line in sheet):
-        return 400, _("有行填写有误，未登记任何记录")
+    bad = sum(1 for line in sheet if line.error)
+    if bad:
+        return 400, _("{n}行填写有误，未登记任何记录").format(n=bad)
     if not rows:
         return 400, _("请至少为一人选择出勤或缺勤")
     try:
@@ -220,7 +222,7 @@ def _record(request: HttpRequest, session: Session, sheet: list[SheetRow], rows:
     except services.RowsInvalid as exc:
         for index, reason in exc.errors.items():
             rows[index][0].error = reason
-        return exc.http_status, _("有行填写有误，未登记任何记录")
+        return exc.http_status, _("{n}行填写有误，未登记任何记录").format(n=len(exc.errors))
     except DomainError as exc:
         return exc.http_status, exc.message()
     return 200, ""
