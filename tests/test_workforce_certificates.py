@@ -490,3 +490,18 @@ def test_the_person_panel_colours_certificates_and_guards_the_badge_link(world, 
     request.user = world.a.worker.user
     html = render_to_string("workforce/_person_qualification.html", {"person": zhang}, request=request)
     assert "登记证书" not in html and "N1-1" in html
+
+
+def test_an_id_number_certificate_is_shown_whole_only_to_certificate_managers(world, kinds, zhang, rf):
+    cert = add(world.a.officer, zhang, kinds["weld"], ZHANG_ID)
+    masked = f"{ZHANG_ID[:6]}********{ZHANG_ID[-4:]}"
+    worker = client_for(world.a.worker)
+    page = worker.get(f"/qualifications/certificates/{cert.pk}/").content.decode()
+    assert masked in page and ZHANG_ID not in page
+    assert ZHANG_ID in client_for(world.a.officer).get(f"/qualifications/certificates/{cert.pk}/").content.decode()
+    assert Api(world.a.worker)("get", f"/certificates/{cert.pk}").json()["number"] == masked
+    assert Api(world.a.officer)("get", f"/certificates/{cert.pk}").json()["number"] == ZHANG_ID
+    request = rf.get("/")
+    request.user = world.a.worker.user
+    html = render_to_string("workforce/_person_qualification.html", {"person": zhang}, request=request)
+    assert masked in html and ZHANG_ID not in html

@@ -22,6 +22,7 @@ from anlian.core.schemas import Id, Pages, Strict
 from anlian.orgs import access
 from anlian.orgs.api import Text, ref, ref_or_none, search, writing
 from anlian.orgs.models import Area, Contractor, Person
+from anlian.orgs.permissions import MANAGE_CERTIFICATES
 from anlian.workforce import certificates, verifier, violations
 from anlian.workforce.models import Certificate, CertificateKind, Violation, ViolationSeverity, ViolationStatus
 
@@ -102,6 +103,11 @@ class CertificateOut(Schema):
     @staticmethod
     def resolve_kind_name(obj: Certificate) -> str:
         return obj.kind.name
+
+    @staticmethod
+    def resolve_number(obj: Certificate, context: dict) -> str:
+        may_manage = access.can(context["request"].user, MANAGE_CERTIFICATES, obj.person)
+        return certificates.shown_number(obj, may_manage)
 
     @staticmethod
     def resolve_state(obj: Certificate) -> str:

@@ -313,6 +313,16 @@ def mark_reviewed(actor: Any, certificate: Certificate, on: date, *, next_due: d
 # --- reading -------------------------------------------------------------------------------------
 
 
+def shown_number(certificate: Certificate, may_manage: bool) -> str:
+    """The number as a page shows it: an ID-number certificate's number is the holder's ID number,
+    so only certificate managers see it whole (as the person page masks the ID number)."""
+    number = certificate.number
+    if may_manage or certificate.kind.number_format != NumberFormat.ID18 or len(number) != 18:
+        return number
+    return f"{number[:6]}{'*' * 8}{number[-4:]}"
+
+
+
 def state_of(certificate: Certificate, on: date | None = None) -> str:
     """"revoked", "expired", "review_overdue", "expiring" (within 30 days), "review_due" or "valid"."""
     on = on or today()

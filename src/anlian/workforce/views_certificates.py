@@ -117,12 +117,12 @@ def certificate_detail(request: HttpRequest, certificate_id: int) -> HttpRespons
 def _certificate_page(request: HttpRequest, certificate: Certificate, revoke_form: RevokeForm,
                       status: int = 200) -> HttpResponse:
     state = certificates.state_of(certificate)
+    may_manage = access.can(request.user, MANAGE_CERTIFICATES, certificate.person)
     context = {
-        "certificate": certificate, "state": state, "state_label": certificates.STATE_LABELS[state],
+        "certificate": certificate, "number": certificates.shown_number(certificate, may_manage), "state": state, "state_label": certificates.STATE_LABELS[state],
         "colour": certificates.STATE_COLOURS[state], "check": verifier.last_result(certificate),
         "renewals": certificates.renewals(certificate),
-        "may_manage": access.can(request.user, MANAGE_CERTIFICATES, certificate.person),
-        "revoke_form": revoke_form,
+        "may_manage": may_manage, "revoke_form": revoke_form,
     }
     return render(request, "workforce/certificates/detail.html", context, status=status)
 
@@ -223,17 +223,29 @@ def _expiring_certificates(user: Any, today: date, horizon: date) -> QuerySet:
             .exclude(Exists(newer)).select_related("person__org_unit", "kind").order_by("expires_on", "pk"))
 
 
+def _days_left(on: date, today: date) -> str:
+    days = (on - today).days
+    if days < 0:
+        return _("逾期{n}天").format(n=-days)
+    return _("今天") if days == 0 else _("{n}天").format(n=days)
+
+
 @login_required
 def expiring(request: HttpRequest) -> HttpResponse:
     today = certificates.today()
     horizon = _horizon(today)
     rows = []
+
+    def manages(person: Person) -> bool:
+        return access.can(request.user, MANAGE_CERTIFICATES, person)
+
     for cert in _expiring_certificates(request.user, today, horizon):
         state = certificates.state_of(cert, today)
         on = cert.expires_on if state in ("expired", "expiring", "valid") else cert.review_due_on
         rows.append({"on": on, "colour": certificates.STATE_COLOURS[state], "label": certificates.STATE_LABELS[state],
-                     "what": f"{cert.kind.name} {cert.number}", "who": cert.person.name, "unit": cert.person.org_unit.name,
-                     "url": _url(cert), "kind": _("证书"), "days": (on - today).days})
+                     "what": f"{cert.kind.name} {certificates.shown_number(cert, manages(cert.person))}",
+                     "who": cert.person.name, "unit": cert.person.org_unit.name, "url": _url(cert), "kind": _("证书"),
+                     "days": _days_left(on, today)})
     docs = (access.visible(ContractorDocument, request.user).filter(expires_on__lte=horizon)
             .select_related("contractor__org_unit"))
     for doc in docs:
@@ -241,7 +253,7 @@ def expiring(request: HttpRequest) -> HttpResponse:
         rows.append({"on": doc.expires_on, "colour": "red" if days < 0 else "orange",
                      "label": _("已过期") if days < 0 else _("即将到期"), "what": f"{doc.get_kind_display()} {doc.number}",
                      "who": doc.contractor.name, "unit": doc.contractor.org_unit.name, "url": "",
-                     "kind": _("承包商资质"), "days": days})
+                     "kind": _("承包商资质"), "days": _days_left(doc.expires_on, today)})
     rows.sort(key=lambda r: (r["on"], r["who"]))
     return render(request, "workforce/certificates/expiring.html",
                   {"rows": rows, "today": today, "horizon": horizon})

@@ -21,13 +21,14 @@ def person_qualification(context: template.Context, person: Person) -> dict[str,
     review due within 30 days) and their violations not yet closed, as the viewer may see them."""
     user = context["request"].user
     today = certificates.today()
-    rows = []
+    rows, may_manage = [], access.can(user, MANAGE_CERTIFICATES, person)
     for cert in access.visible(Certificate, user).filter(person=person).select_related("kind").order_by("kind__name"):
         state = certificates.state_of(cert, today)
-        rows.append({"certificate": cert, "label": certificates.STATE_LABELS[state],
+        rows.append({"certificate": cert, "number": certificates.shown_number(cert, may_manage),
+                     "label": certificates.STATE_LABELS[state],
                      "colour": certificates.STATE_COLOURS[state]})
     pending = access.visible(Violation, user).filter(
         person=person, status__in=[ViolationStatus.OPEN, ViolationStatus.RECTIFIED]).select_related("area")
     return {"person": person, "rows": rows, "violations": pending,
-            "may_manage": access.can(user, MANAGE_CERTIFICATES, person),
+            "may_manage": may_manage,
             "may_record": violations.may_record(user, person, None)}
