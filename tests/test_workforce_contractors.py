@@ -273,7 +273,10 @@ def test_the_list_shows_each_contractors_figures(world, figures):
 
     body = text(client_for(world.a.officer).get("/contractors/"))
     assert "1 份已过期" in body and "1 份30天内到期" in body and "2026-01-01 ~ 2026-12-31" in body
-    assert 'class="badge c-active"' in body and "蓝海保洁" in body
+    assert 'class="badge c-active"' in body and "蓝海保洁" in body and "合同已到期" not in body
+    contractors.save_contractor(SYSTEM, figures, org_unit=world.a.plant, name="海工建设",
+                                contract_start=date(2025, 1, 1), contract_end=date(2026, 5, 19))
+    assert "合同已到期" in text(client_for(world.a.officer).get("/contractors/"))
 
 
 def test_the_list_filters_by_status_and_search(world, figures, django_capture_on_commit_callbacks):

@@ -188,6 +188,13 @@ def test_the_default_month_is_the_one_before(world):
     assert redlist.Month(2024, 2).last_day == date(2024, 2, 29)
 
 
+def test_the_month_picker_offers_recent_months_and_the_chosen_one():
+    months = redlist.recent_months(date(2026, 2, 10), redlist.Month(2026, 1))
+    assert [str(m) for m in months[:3]] == ["2026-02", "2026-01", "2025-12"] and len(months) == 24
+    older = redlist.recent_months(date(2026, 2, 10), redlist.Month(2020, 7))
+    assert str(older[0]) == "2020-07" and len(older) == 25
+
+
 # --- page, exports, API ---------------------------------------------------------------------------
 
 
