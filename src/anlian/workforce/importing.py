@@ -233,7 +233,6 @@ class Sheet:
     """The rules of one kind of sheet: its columns, the lookups it loads once, how a row is
     checked (`take`) and how the checked rows are written (`write`)."""
 
-    kind: str
     columns: tuple[Column, ...]
     title: Promise
 
@@ -348,7 +347,6 @@ class Units:
 
 
 class PeopleSheet(Sheet):
-    kind = ImportKind.PEOPLE
     title = gettext_lazy("人员")
     columns = (
         Column("org_unit", gettext_lazy("组织"), gettext_lazy("编码或“一厂/一班”路径"), required=True, max_length=255,
@@ -464,7 +462,6 @@ class KindChoice:
 
 
 class CertificateSheet(Sheet):
-    kind = ImportKind.CERTIFICATES
     title = gettext_lazy("证书")
     columns = (
         Column("employee_no", gettext_lazy("工号"), required=True, max_length=40,
@@ -563,7 +560,6 @@ class Line:
 
 
 class TrainingSheet(Sheet):
-    kind = ImportKind.TRAINING
     title = gettext_lazy("培训记录")
     columns = (
         Column("employee_no", gettext_lazy("工号"), required=True, max_length=40,

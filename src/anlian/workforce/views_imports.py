@@ -87,7 +87,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
         return importing.upload(request.user, kind=kind, org_unit=data["org_unit"], file=data["file"])
 
     context = {"kind": kind, "kind_label": ImportKind(kind).label, "unit": unit,
-               "columns": importing.SHEETS[kind].columns, "max_rows": importing.MAX_ROWS}
+               "columns": importing.SHEETS[kind].columns}
     return form_page(request, form, write, template="workforce/imports/new.html", context=context,
                      done=lambda batch: redirect("workforce:import", batch_id=batch.pk))
 
@@ -116,7 +116,6 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         "running": batch.status in importing.IN_PROGRESS, "error_rows": groups.paginator.count,
         "can_confirm": batch.status == ImportStatus.READY and access.can(
             request.user, importing.permission_for(batch.kind), batch.org_unit),
-        "rows_in_preview": importing.PREVIEW_ROWS,
     }
     template = "workforce/imports/_batch.html" if is_fragment(request) else "workforce/imports/batch.html"
     return render(request, template, context)
