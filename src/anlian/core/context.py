@@ -7,7 +7,17 @@ from typing import Any
 from django.http import HttpRequest
 
 from anlian.orgs import access
-from anlian.orgs.permissions import GRANT_ROLES, MANAGE_ORG, MANAGE_PEOPLE, MANAGE_ROLES, VIEW
+from anlian.orgs.permissions import (
+    CHECK_ENTRY,
+    GRANT_ROLES,
+    MANAGE_CERTIFICATES,
+    MANAGE_ORG,
+    MANAGE_PEOPLE,
+    MANAGE_ROLES,
+    MANAGE_TRAINING,
+    RECORD_VIOLATIONS,
+    VIEW,
+)
 
 
 def shell(request: HttpRequest) -> dict[str, Any]:
@@ -26,5 +36,9 @@ def shell(request: HttpRequest) -> dict[str, Any]:
             "manage_people": scope.is_superuser or bool(scope.paths(MANAGE_PEOPLE)),
             "grant_roles": scope.is_superuser or bool(scope.paths(GRANT_ROLES)),
             "manage_roles": scope.is_superuser or bool(scope.paths(MANAGE_ROLES)),
+            "certificates": scope.is_superuser or bool(scope.paths(MANAGE_CERTIFICATES)),
+            "training": scope.is_superuser or bool(scope.paths(MANAGE_TRAINING)),
+            "violations": scope.is_superuser or bool(scope.paths(RECORD_VIOLATIONS)),
+            "entry": scope.is_superuser or bool(scope.paths(CHECK_ENTRY)),
         },
     }
