@@ -161,7 +161,7 @@ def revoke_badge(actor: Any, badge: Badge, reason: str) -> Badge:
 
 def current_badge(person: Person) -> Badge | None:
     """The badge that counts now (the newest live one), if any."""
-    return person.badges.filter(revoked_at__isnull=True, expires_at__gt=clock.now()).order_by("-issued_at").first()
+    return person.badges.filter(revoked_at__isnull=True, expires_at__gt=clock.now()).order_by("-issued_at", "-pk").first()
 
 
 # --- who may read a badge ------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def badge_for_employee_no(user: Any, employee_no: str) -> Badge:
         raise NotFound(_("未找到工号为“{n}”的人员").format(n=employee_no.strip()[:40]), field="code")
     if len(matches) > 1:
         raise Invalid(_("工号“{n}”对应多名人员，请扫码核验").format(n=employee_no.strip()), field="code")
-    badge = matches[0].badges.order_by("-issued_at").first()
+    badge = matches[0].badges.order_by("-issued_at", "-pk").first()
     if badge is None:
         raise Invalid(_("{p}尚未发放胸卡").format(p=matches[0].name), field="code")
     return badge

@@ -250,7 +250,7 @@ def entry_log(request: HttpRequest) -> HttpResponse:
 def _person_badge_page(request: HttpRequest, person: Person, *, issue_form: IssueForm | None = None,
                        revoke_form: RevokeForm | None = None, status: int = 200) -> HttpResponse:
     current = badges.current_badge(person)
-    history = list(person.badges.order_by("-issued_at"))
+    history = list(person.badges.order_by("-issued_at", "-pk"))
     for b in history:
         b.state = badges.state_of(b)
     checks = badges.visible_checks(request.user).filter(person=person).select_related("area", "checked_by")[:50]
