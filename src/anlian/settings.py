@@ -196,6 +196,16 @@ ANLIAN_VISION_BASE_URL = os.environ.get("ANLIAN_VISION_BASE_URL", "")
 ANLIAN_VISION_MODEL = os.environ.get("ANLIAN_VISION_MODEL", "qwen-vl-max")
 ANLIAN_VISION_API_KEY = envsecret("ANLIAN_VISION_API_KEY") or ""
 ANLIAN_VISION_TIMEOUT = float(os.environ.get("ANLIAN_VISION_TIMEOUT", "20"))
+# An external certificate registry (docs/workforce.md); no verifier: certificates are checked by people.
+ANLIAN_CERT_VERIFIER = os.environ.get("ANLIAN_CERT_VERIFIER", "")
+ANLIAN_CERT_REGISTRY_URL = os.environ.get("ANLIAN_CERT_REGISTRY_URL", "")
+ANLIAN_CERT_REGISTRY_TOKEN = envsecret("ANLIAN_CERT_REGISTRY_TOKEN") or ""
+ANLIAN_CERT_REGISTRY_TIMEOUT = float(os.environ.get("ANLIAN_CERT_REGISTRY_TIMEOUT", "10"))
+# Monthly contractor red/black list: black above this many violations per 100 workers, or below
+# these percentages of on-time rectification and training completion.
+ANLIAN_REDLIST_BLACK_RATE = float(os.environ.get("ANLIAN_REDLIST_BLACK_RATE", "10"))
+ANLIAN_REDLIST_BLACK_TIMELINESS = float(os.environ.get("ANLIAN_REDLIST_BLACK_TIMELINESS", "80"))
+ANLIAN_REDLIST_BLACK_TRAINING = float(os.environ.get("ANLIAN_REDLIST_BLACK_TRAINING", "80"))
 
 # --- files ------------------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("ANLIAN_MEDIA_ROOT", DATA_DIR / "media")).resolve()

@@ -13,7 +13,7 @@ from datetime import date
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
+_ID_PATTERN = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d would accept full-width digits
 
 
 def id18_problem(number: str) -> str | None:

@@ -59,12 +59,12 @@ def _company_for(kind: str, parent: OrgUnit | None) -> OrgUnit | None:
     return parent if parent.kind == OrgKind.COMPANY else parent.company
 
 
-def _check_name(name: str, field: str = "name") -> str:
+def _check_name(name: str, field: str = "name", limit: int = 100) -> str:
     name = (name or "").strip()
     if not name:
         raise Invalid(_("名称不能为空"), field=field)
-    if len(name) > 100:
-        raise Invalid(_("名称不能超过100个字符"), field=field)
+    if len(name) > limit:
+        raise Invalid(_("名称不能超过{n}个字符").format(n=limit), field=field)
     return name
 
 
@@ -301,7 +301,7 @@ def save_person(actor: Any, person: Person | None, *, org_unit: OrgUnit, name: s
     created = person is None
     person = person or Person()
     person.org_unit, person.company = org_unit, company
-    person.name = _check_name(name)
+    person.name = _check_name(name, limit=Person._meta.get_field("name").max_length)
     person.employee_no, person.phone, person.is_active = employee_no, phone, is_active
     person.contractor, person.hired_on, person.id_number, person.job_title = contractor, hired_on, id_number, job_title
     person.save()

@@ -21,3 +21,8 @@ def sweep_all() -> int:
     from anlian.flows.services import withdraw_unqualified
 
     return withdraw_unqualified()
+
+
+# Tasks defined next to the code they run, imported here so the worker registers them.
+from anlian.workforce.importing import check_import, run_import  # noqa: E402, F401
+from anlian.workforce.reminders import expiry_reminders  # noqa: E402, F401
