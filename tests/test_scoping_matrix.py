@@ -31,6 +31,12 @@ from anlian.permits.models import Refusal
 from tests.conftest import World, client_for
 from tests.flows.port import jpeg
 
+# Objects of issue 5 (contractors, certificates, training, violations, badges, imports), made by
+# add_workforce for each company; "token" is a badge's signed token, "kind" an import kind.
+WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certificate_id", "violation_id",
+                    "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
+                    "batch_id", "kind")
+
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
     "unit_id": lambda w: w.a.plant.pk,
@@ -46,6 +52,7 @@ OBJECTS: dict[str, Callable[[World], int]] = {
     "sha256": lambda w: w.a.photo.sha256,
     "step_key": lambda w: "enter",  # a key inside the template, not an object of its own
     "event_id": lambda w: w.a.photo_event.pk,
+    **{name: (lambda w, name=name: w.a.workforce[name]) for name in WORKFORCE_PARAMS},
 }
 # The same parameters for company B's own objects: the attacker must reach these (sanity check).
 OWN_OBJECTS: dict[str, Callable[[World], int]] = {
@@ -62,9 +69,13 @@ OWN_OBJECTS: dict[str, Callable[[World], int]] = {
     "sha256": lambda w: w.b.photo.sha256,
     "step_key": lambda w: "enter",
     "event_id": lambda w: w.b.photo_event.pk,
+    **{name: (lambda w, name=name: w.b.workforce[name]) for name in WORKFORCE_PARAMS},
 }
+# Path parameters that choose among fixed values rather than name an object.
+NOT_OBJECTS = {"step_key", "kind"}
 # Query-string filters a list page or endpoint might trust: all pointed at company A.
-FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id")
+FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id",
+                 "contractor", "contractor_id", "person", "kind_id", "course_id")
 
 # Pages outside the product's scoping: Django admin (superusers only), language switch, health, and
 # the permit check behind each permit's QR code (its unguessable token is the permission; it shows
@@ -96,7 +107,84 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("post", "/api/v1/instances"): lambda w: {"version_id": w.b.template_version.pk, "area_id": w.a.area.pk},
     ("post", "/api/v1/instances/{instance_id}/actions"): lambda w: {"kind": "cancel", "reason": "越权取消"},
     ("post", "/api/v1/endorsements"): lambda w: {"area_id": w.a.area.pk, "template_key": "a-zero", "reason": "越权"},
+    # issue 5
+    ("post", "/api/v1/training/courses"): lambda w: {"org_unit_id": w.a.plant.pk, "code": "X1", "name": "越权课程",
+                                                     "level": "special", "hours": 2},
+    ("patch", "/api/v1/training/courses/{course_id}"): lambda w: {"name": "越权改名"},
+    ("post", "/api/v1/training/sessions"): lambda w: {"course_id": w.a.workforce["course_id"],
+                                                      "starts_at": "2026-06-01T08:00:00+08:00",
+                                                      "ends_at": "2026-06-01T10:00:00+08:00"},
+    ("patch", "/api/v1/training/sessions/{session_id}"): lambda w: {"place": "越权"},
+    ("post", "/api/v1/training/sessions/{session_id}/attendance"): lambda w: {"rows": [
+        {"person_id": w.a.worker.pk, "attended": True, "score": 90}]},
+    ("post", "/api/v1/training/refreshers"): lambda w: {"org_unit_id": w.a.unit.pk, "year": 2027},
+    ("put", "/api/v1/training/policies/{company_id}"): lambda w: {"high_risk": True, "deadline_days": 1,
+                                                                  "refresher_hours": 1},
+    ("post", "/api/v1/contractors"): lambda w: {"org_unit_id": w.a.plant.pk, "name": "越权承包商"},
+    ("patch", "/api/v1/contractors/{contractor_id}"): lambda w: {"name": "越权改名"},
+    ("post", "/api/v1/contractors/{contractor_id}/status"): lambda w: {"status": "suspended", "reason": "越权"},
+    ("post", "/api/v1/contractors/{contractor_id}/documents"): lambda w: {"kind": "license"},
+    ("patch", "/api/v1/contractor-documents/{document_id}"): lambda w: {"number": "越权"},
+    ("post", "/api/v1/contractors/{contractor_id}/areas"): lambda w: {"area_id": w.b.area.pk, "valid_from": "2026-05-01",
+                                                                      "valid_until": "2026-05-31"},
+    ("patch", "/api/v1/contractor-areas/{contractor_area_id}"): lambda w: {"valid_until": "2027-01-01"},
+    ("post", "/api/v1/certificates"): lambda w: {"person_id": w.a.worker.pk, "kind_id": shipped_kind("se-q2"),
+                                                 "number": "X-1", "issued_on": "2026-01-01", "expires_on": "2030-01-01"},
+    ("patch", "/api/v1/certificates/{certificate_id}"): lambda w: {"issuer": "越权"},
+    ("post", "/api/v1/certificates/{certificate_id}/renew"): lambda w: {"issued_on": "2026-01-01",
+                                                                        "expires_on": "2031-01-01"},
+    ("post", "/api/v1/certificates/{certificate_id}/review"): lambda w: {"on": "2026-06-01"},
+    ("post", "/api/v1/certificates/{certificate_id}/revoke"): lambda w: {"reason": "越权"},
+    ("post", "/api/v1/violations"): lambda w: {"person_id": w.a.worker.pk, "what": "越权登记"},
+    ("post", "/api/v1/violations/{violation_id}/transition"): lambda w: {"action": "void", "note": "越权"},
+    ("post", "/api/v1/imports"): None,  # multipart; another company's unit: tests/test_workforce_import.py
+    ("post", "/api/v1/entry-checks"): None,  # logs every scan, a foreign badge too: test_entry_check_scoping
+    ("post", "/api/v1/people/{person_id}/badges"): lambda w: {},
+    ("post", "/api/v1/badges/{badge_id}/revoke"): lambda w: {"reason": "越权"},
 }
+
+
+def shipped_kind(code: str) -> int:
+    from anlian.workforce.models import CertificateKind
+
+    return CertificateKind.objects.get(owner=None, code=code).pk
+
+
+def add_workforce(company, prefix: str) -> None:
+    """A contractor with a document, an area and a worker, a certificate, a violation, a course with a
+    session and attendance, a badge with an entry check, and an import batch: issue 5's targets."""
+    from datetime import date, datetime, timezone as tz
+
+    from anlian.orgs.models import Contractor
+    from anlian.training.models import Attendance, Course, Session
+    from anlian.workforce import badges
+    from anlian.workforce.models import (Certificate, ContractorArea, ContractorDocument, EntryCheck, ImportBatch,
+                                         Violation)
+
+    contractor = Contractor.objects.create(org_unit=company.plant, company=company.unit, name=f"{prefix}承包商")
+    document = ContractorDocument.objects.create(contractor=contractor, kind="license", number=f"{prefix}-L")
+    grant = ContractorArea.objects.create(contractor=contractor, area=company.area, valid_from=date(2026, 1, 1),
+                                          valid_until=date(2026, 12, 31))
+    certificate = Certificate.objects.create(person=company.worker, company=company.unit, kind_id=shipped_kind("se-q2"),
+                                             number=f"{prefix}-Q2", issued_on=date(2025, 1, 1), expires_on=date(2029, 1, 1))
+    violation = Violation.objects.create(person=company.worker, what=f"{prefix}违章", occurred_at=datetime.now(tz.utc))
+    course = Course.objects.create(org_unit=company.plant, company=company.unit, code=f"{prefix}-C", name=f"{prefix}课程",
+                                   hours=2)
+    start = datetime(2026, 6, 1, 0, 0, tzinfo=tz.utc)
+    session = Session.objects.create(course=course, starts_at=start, ends_at=start)
+    attendance = Attendance.objects.create(session=session, person=company.worker, hours=2, passed=True)
+    badge = badges.issue_badge(SYSTEM, company.worker)
+    check = EntryCheck.objects.create(checked_by=company.officer, checked_at=start, badge=badge, person=company.worker,
+                                      go=True, token_state="ok")
+    batch = ImportBatch.objects.create(org_unit=company.plant, kind="people", token=f"{prefix}batch",
+                                       created_by=company.admin, status="invalid")
+    company.workforce = {
+        "contractor_id": contractor.pk, "document_id": document.pk, "contractor_area_id": grant.pk,
+        "certificate_id": certificate.pk, "violation_id": violation.pk, "course_id": course.pk,
+        "session_id": session.pk, "attendance_id": attendance.pk, "company_id": company.unit.pk,
+        "badge_id": badge.pk, "check_id": check.pk, "token": badges.token_for(badge), "batch_id": batch.pk,
+        "kind": "people",
+    }
 
 
 def zero_source(key: str, name: str) -> str:
@@ -135,13 +223,35 @@ def a_snapshot(w: World) -> str:
         "files": list(StoredFile.objects.filter(company=w.a.unit).values().order_by("pk")),
         "endorsements": list(Endorsement.objects.filter(area__org_unit__path__startswith=path).values().order_by("pk")),
         "refusals": list(Refusal.objects.filter(area__org_unit__path__startswith=path).values().order_by("pk")),
+        **workforce_rows(path),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 
 
+def workforce_rows(path: str) -> dict[str, list]:
+    from anlian.core.models import Notice
+    from anlian.orgs.models import Contractor
+    from anlian.training.models import Assignment, Attendance, Course, Session
+    from anlian.workforce.models import (Badge, Certificate, ContractorArea, ContractorDocument, EntryCheck,
+                                         ImportBatch, Violation)
+
+    def rows(model, lookup: str) -> list:
+        return list(model.objects.filter(**{f"{lookup}__startswith": path}).values().order_by("pk"))
+
+    return {
+        "contractors": rows(Contractor, "org_unit__path"), "documents": rows(ContractorDocument, "contractor__org_unit__path"),
+        "contractor_areas": rows(ContractorArea, "contractor__org_unit__path"),
+        "certificates": rows(Certificate, "person__org_unit__path"), "violations": rows(Violation, "person__org_unit__path"),
+        "courses": rows(Course, "org_unit__path"), "sessions": rows(Session, "course__org_unit__path"),
+        "attendance": rows(Attendance, "person__org_unit__path"), "assignments": rows(Assignment, "person__org_unit__path"),
+        "badges": rows(Badge, "person__org_unit__path"), "entry_checks": rows(EntryCheck, "person__org_unit__path"),
+        "imports": rows(ImportBatch, "org_unit__path"), "notices": rows(Notice, "person__org_unit__path"),
+    }
+
+
 def a_names(w: World) -> list[str]:
     return [w.a.plant.name, w.a.team.name, w.a.area.name, w.a.worker.name, w.a.officer.name, "甲自定义角色",
-            "甲专用零流程", w.a.photo.sha256]  # (job numbers are per company: B has the same one)
+            "甲专用零流程", w.a.photo.sha256, "甲承包商", "甲课程", "甲违章", "甲-Q2"]  # (job numbers are per company: B has the same one)
 
 
 @pytest.fixture
@@ -152,6 +262,8 @@ def matrix_world(world: World) -> World:
     issue_token(world.b.admin.user, "乙的令牌")
     add_flows(world.a, "a-zero", "甲专用零流程", 1)
     add_flows(world.b, "b-zero", "乙专用零流程", 2)
+    add_workforce(world.a, "甲")
+    add_workforce(world.b, "乙")
     return world
 
 
@@ -278,8 +390,8 @@ def test_no_api_operation_reaches_another_companys_object(matrix_world, client, 
             assert (method, path) in API_BODIES, f"add a valid example body for {method.upper()} {path}"
             if API_BODIES[(method, path)] is None:
                 continue
-        if "{" not in path and not has_body:
-            continue  # list endpoints: see the next test
+        if not set(re.findall(r"\{(\w+)\}", path)) - NOT_OBJECTS and not has_body:
+            continue  # list endpoints (and choices such as an import kind): see the next test
         body = API_BODIES[(method, path)](w) if has_body else None
         response = call(client, method, with_required_query(fill(path, OBJECTS, w), op), body, secret)
         assert response.status_code in (403, 404, 422), f"{method.upper()} {path} → {response.status_code}"
@@ -327,4 +439,19 @@ def test_flows_scoping(matrix_world):
     # A's job is invisible in B's ledger filters and B's own photo cannot be attached to it.
     assert client.get(f"/api/v1/instances?area_id={w.a.area.pk}").json()["count"] == 0
     assert client.get(f"/api/v1/instances?person_id={w.a.worker.pk}").json()["count"] == 0
+    assert a_snapshot(w) == before
+
+
+def test_entry_check_scoping(matrix_world):
+    """A gate of company B scanning company A's badge: logged as B's check of an invalid badge,
+    nothing about A's person in the answer, nothing of A's changed."""
+    w = matrix_world
+    client = client_for(w.b.officer)
+    before = a_snapshot(w)
+    response = client.post("/api/v1/entry-checks", {"token": w.a.workforce["token"]}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    answer = response.json()
+    assert answer["go"] is False and answer["token_state"] == "forged"
+    for secret in a_names(w):
+        assert secret not in response.content.decode()
     assert a_snapshot(w) == before
