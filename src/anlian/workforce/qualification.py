@@ -183,7 +183,7 @@ def _certificates(f: Facts, need: WorkRequirement, today: date) -> list[Reason]:
         problems.append(problem)
     if problems:
         return problems[:1]  # the newest certificate's problem says it best
-    names = "、".join(k.name for k in kinds.values())
+    names = "、".join(k.name for _pk, k in sorted(kinds.items()))  # in shipped.yaml's order
     return [Reason("cert_missing", _("无有效的{k}证书").format(k=names))]
 
 

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from anlian.flows import demo as flows_demo
 from anlian.orgs import demo
+from anlian.workforce import demo as workforce_demo
 
 
 class Command(BaseCommand):
@@ -11,6 +12,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logins = demo.load()
+        workforce_demo.load()
         flows_demo.load()
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 / demo data ready"))
         self.stdout.write(f"演示账号 demo logins (password / 密码: {demo.DEMO_PASSWORD}):")
