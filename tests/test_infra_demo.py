@@ -13,6 +13,7 @@ from anlian.orgs import access
 from anlian.orgs.demo import DEMO_PASSWORD, PEOPLE
 from anlian.orgs.models import Area, Equipment, OrgKind, OrgUnit, Person, Role, RoleGrant
 from anlian.orgs.permissions import MANAGE_ORG, VIEW
+from anlian.workforce.demo import CONTRACT_WORKERS
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_demo_is_idempotent():
     assert sorted(OrgUnit.objects.values_list("pk", "path", "depth", "company_id")) == snapshot
     assert first_output == second_output
     assert first["companies"] == 2
-    assert 25 <= first["people"] <= 40 and first["people"] == len(PEOPLE)
+    assert 25 <= first["people"] <= 40 and first["people"] == len(PEOPLE) + len(CONTRACT_WORKERS)
     assert first["areas"] >= 5 and first["equipment"] >= 5
     assert first["users"] == sum(1 for p in PEOPLE if p.login)
     assert DEMO_PASSWORD in first_output and "port-admin" in first_output
