@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/", api.urls),  # first: phones submit steps here, and URL resolution walks this list
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("m/notices/", core_views.notices, name="notices"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("anlian.accounts.urls")),
     path("", include("anlian.orgs.urls")),

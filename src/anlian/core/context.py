@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from anlian.core.models import Notice
 from anlian.orgs import access
 from anlian.orgs.permissions import (
     CHECK_ENTRY,
@@ -27,9 +28,12 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"me": None, "base_template": base}
     scope = access.scope_of(user)
+    me = getattr(user, "person", None)
     return {
         "base_template": base,
-        "me": getattr(user, "person", None),
+        "me": me,
+        # Lazy: counted only on pages that show it.
+        "unread_notices": (lambda: Notice.objects.filter(person=me, read_at__isnull=True).count()) if me else 0,
         "nav": {
             "view": scope.is_superuser or bool(scope.paths(VIEW)),
             "manage_org": scope.is_superuser or bool(scope.paths(MANAGE_ORG)),

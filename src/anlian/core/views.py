@@ -40,3 +40,20 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
                             status=403, json_dumps_params={"ensure_ascii": False})
     return render(request, "core/error.html", {"title": _("请求已过期"),
                   "message": _("页面已过期或来源无法验证，请刷新页面后重试。")}, status=403)
+
+
+@login_required
+def notices(request: HttpRequest) -> HttpResponse:
+    """The person's in-app inbox (reminders, people taken off jobs). POST marks everything read."""
+    from django.shortcuts import redirect
+
+    from anlian.core import clock
+    from anlian.core.models import Notice
+
+    person = getattr(request.user, "person", None)
+    mine = Notice.objects.filter(person=person) if person is not None else Notice.objects.none()
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=clock.now())
+        return redirect("notices")
+    items = list(mine[:100])
+    return render(request, "core/notices.html", {"items": items, "unread": sum(1 for n in items if n.read_at is None)})
