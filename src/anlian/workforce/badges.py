@@ -30,7 +30,7 @@ from anlian.core import clock
 from anlian.core.errors import Conflict, Forbidden, Invalid, NotFound
 from anlian.orgs import access
 from anlian.orgs.models import Area, Person
-from anlian.orgs.permissions import CHECK_ENTRY, MANAGE_CONTRACTORS, MANAGE_PEOPLE, VIEW
+from anlian.orgs.permissions import CHECK_ENTRY, MANAGE_CERTIFICATES, MANAGE_CONTRACTORS, MANAGE_PEOPLE, VIEW
 from anlian.workforce.models import Badge, EntryCheck
 from anlian.workforce.qualification import Reason, assess
 
@@ -310,9 +310,10 @@ def visible_checks(user: Any) -> QuerySet[EntryCheck]:
 # --- what the badge page shows -------------------------------------------------------------------
 
 
-def profile(person: Person, today: date | None = None) -> dict[str, Any]:
-    """Everything the badge page lists about a person (the caller checked they may be read):
-    certificates with their state, three-level education and the latest topic training, open
+def profile(user: Any, person: Person, today: date | None = None) -> dict[str, Any]:
+    """Everything the badge page lists about a person (the caller checked `user` may read them):
+    certificates with their state (an ID-number certificate number masked unless `user` manages
+    certificates there), three-level education and the latest topic training, open
     violations and, for a contractor's worker, the areas their company may work in."""
     from anlian.training.models import Assignment, Attendance, CourseLevel
     from anlian.workforce import certificates as certs
@@ -321,7 +322,9 @@ def profile(person: Person, today: date | None = None) -> dict[str, Any]:
 
     today = today or clock.today()
     certificates = list(person.certificates.select_related("kind").order_by("-expires_on"))
+    may_manage = access.can(user, MANAGE_CERTIFICATES, person)
     for cert in certificates:
+        cert.shown_number = certs.shown_number(cert, may_manage)
         cert.state = certs.state_of(cert, today)
         cert.state_label, cert.colour = certs.STATE_LABELS[cert.state], certs.STATE_COLOURS[cert.state]
     education = {a.level: a for a in Assignment.objects.filter(person=person, level__in=EDUCATION_LEVELS)}

@@ -43,8 +43,8 @@ def work_type_choices(user: Any) -> list[tuple[str, str]]:
 
 
 class EntryForm(forms.Form):
-    code = forms.CharField(label=gettext_lazy("胸卡码或工号"), max_length=2000,
-                           help_text=gettext_lazy("扫码打不开时，手工输入胸卡下方的编码或人员工号"))
+    code = forms.CharField(label=gettext_lazy("工号或胸卡地址"), max_length=2000,
+                           help_text=gettext_lazy("扫码打不开时，输入人员工号，或粘贴二维码中的地址"))
     area = forms.ModelChoiceField(label=gettext_lazy("核验区域"), queryset=Area.objects.none(), required=False,
                                   empty_label=gettext_lazy("不限区域"))
     # Any text is accepted (a work type without a requirement is answered "no_requirement"); the
@@ -110,11 +110,12 @@ def badge_page(request: HttpRequest, token: str) -> HttpResponse:
     if result.state != badges.OK:
         with transaction.atomic():
             badges.log_invalid_view(request.user, result)
-        return _no_store(render(request, "workforce/badges/invalid.html", {"result": result}))
+        return _no_store(render(request, "workforce/badges/invalid.html",
+                                {"result": result, "can_check": badges.may_check_somewhere(request.user)}))
     person = Person.objects.select_related("org_unit", "company", "contractor").get(pk=result.person.pk)
     context = {
         "result": result, "badge": result.badge, "person": person, "token": token,
-        "area": area, "work_type": work_type, **badges.profile(person),
+        "area": area, "work_type": work_type, **badges.profile(request.user, person),
         "areas": gate_areas(request.user).filter(org_unit__company_id=person.company_id),
         "work_types": _with(work_type_choices(request.user), work_type),
         "can_check": badges.checkable_people(request.user).filter(pk=person.pk).exists()
@@ -258,7 +259,6 @@ def _person_badge_page(request: HttpRequest, person: Person, *, issue_form: Issu
     context = {
         "person": person, "current": current, "history": history, "checks": checks, "may_issue": may_issue,
         "scan_url": badges.scan_url(current) if current and may_issue else "",
-        "token": badges.token_for(current) if current and may_issue else "",
         "issue_form": issue_form or IssueForm(), "revoke_form": revoke_form or RevokeForm(),
     }
     return render(request, "workforce/badges/person.html", context, status=status)
