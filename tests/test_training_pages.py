@@ -158,6 +158,10 @@ def test_the_sheet_lists_a_units_people_and_records_many_at_once(world, data):
                                  f"state_{o.pk}": "1", f"score_{o.pk}": "95",
                                  f"state_{adm.pk}": ""})                       # not recorded
     assert response.status_code == 302
+    response = client.post(url, {"person": [str(adm.pk)], f"state_{adm.pk}": "1", f"score_{adm.pk}": "９０"})
+    assert response.status_code == 302  # full-width digits from a Chinese input method
+    assert session.attendance.get(person=adm).score == 90
+    session.attendance.filter(person=adm).delete()
     lines = {a.person_id: (a.passed, a.score) for a in session.attendance.all()}
     assert lines == {w.pk: (False, 50), o.pk: (True, 95)}
     assert Assignment.objects.get(person=o, level="company").completed_on == date(2026, 3, 9)
@@ -182,7 +186,9 @@ def test_the_sheet_shows_every_bad_row_and_records_nothing(world, data):
     assert response.status_code == 422 and page.count('class="row-error"') == 2
     assert "缺勤，不能填写成绩" in page and 'value="150"' in page  # what was typed stays
     for bad in ({"person": ["x"], "state_x": "1"}, {}, {"person": [str(w.pk)], f"state_{w.pk}": "maybe"},
-                {"person": ["9" * 30]}):
+                {"person": ["9" * 30]}, {"person": ["²"], "state_²": "1"},
+                {"person": [str(w.pk)], f"state_{w.pk}": "1", f"score_{w.pk}": "²"},
+                {"person": [str(w.pk)], f"state_{w.pk}": "1", f"score_{w.pk}": "<script>"}):
         assert client.post(url, bad).status_code == 400
     assert client.post(url, {"person": ["999999"], "state_999999": "1"}).status_code == 404
     assert snapshot() == before

@@ -80,9 +80,9 @@ def _company_of(unit: OrgUnit) -> OrgUnit:
 
 
 def _text(value: Any, limit: int, field: str, label: str, required: bool = False) -> str:
-    text = (value or "").strip() if isinstance(value, str) or value is None else None
-    if text is None:
+    if value is not None and not isinstance(value, str):
         raise Invalid(_("{label}须为文字").format(label=label), field=field)
+    text = (value or "").strip()
     if required and not text:
         raise Invalid(_("{label}不能为空").format(label=label), field=field)
     if len(text) > limit:
@@ -91,10 +91,12 @@ def _text(value: Any, limit: int, field: str, label: str, required: bool = False
 
 
 def _hours(value: Any, field: str = "hours", most: Decimal = MAX_COURSE_HOURS) -> Decimal:
-    try:
-        hours = Decimal(str(value).strip()) if not isinstance(value, bool) and value is not None else None
-    except (InvalidOperation, ValueError):
-        hours = None
+    hours = None
+    if not isinstance(value, bool) and value is not None:  # True would read as 1 hour
+        try:
+            hours = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
+            pass
     if hours is None or not hours.is_finite():
         raise Invalid(_("学时须为数字"), field=field)
     if not 0 < hours <= most:

@@ -167,7 +167,7 @@ def _sheet_from_get(request: HttpRequest, session: Session, recorded: dict[int, 
 
 def _sheet_from_post(request: HttpRequest, recorded: dict[int, Attendance]) -> tuple[list[SheetRow], list]:
     """The posted sheet as rows to show again, and the service rows (or parse errors on the rows)."""
-    ids = list(dict.fromkeys(v for v in request.POST.getlist("person") if v.isdigit() and len(v) < 19))
+    ids = list(dict.fromkeys(v for v in request.POST.getlist("person") if v.isascii() and v.isdigit() and len(v) < 19))
     if len(ids) > services.MAX_ROWS:
         raise Invalid(_("一次最多登记{n}人").format(n=services.MAX_ROWS))
     people = access.visible(Person, request.user).filter(pk__in=ids).select_related("org_unit").in_bulk()
@@ -181,7 +181,8 @@ def _sheet_from_post(request: HttpRequest, recorded: dict[int, Attendance]) -> t
         sheet.append(line)
         if line.state == "":
             continue
-        score = int(line.score) if line.score.isdigit() and len(line.score) <= 3 else None
+        # isdecimal: full-width digits from a Chinese input method count (int() reads them), ² does not.
+        score = int(line.score) if line.score.isdecimal() and len(line.score) <= 3 else None
         if line.state not in ("0", "1"):
             line.error = _("请选择出勤或缺勤")
         elif line.score and score is None:
