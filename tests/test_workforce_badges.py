@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date, datetime, timedelta, timezone as dt_timezone
 
 import pytest
@@ -98,6 +99,11 @@ def api_check(client: Client, token, **body):
 
 def text(response) -> str:
     return response.content.decode()
+
+
+def without_csrf(html: str) -> str:
+    """A page without its CSRF token, which is masked differently in every response."""
+    return re.sub(r'"X-CSRFToken": "[^"]+"', "", html)
 
 
 def xlsx_text(response) -> str:
@@ -294,7 +300,7 @@ def test_a_forged_token_is_refused_and_logged(world, guard, welder, kind):
     assert check.checked_by_id == guard.pk and check.badge is None and check.person is None and not check.go
     if forged:  # an empty path segment is not a badge address at all
         response = page(client, forged)
-        assert response.status_code == 200
+        assert response.status_code == 404
         body = text(response)
         assert "胸卡无效" in body and "无法识别的胸卡" in body and "张焊" not in body
         assert response["Cache-Control"] == "no-store"
@@ -398,7 +404,7 @@ def test_another_companys_user_cannot_read_a_badge_or_log_a_check_on_it(world, g
     for person in (b_guard, world.b.admin, world.b.officer):
         client = client_for(person)
         response = page(client, token)
-        assert response.status_code == 200
+        assert response.status_code == 404
         body = text(response)
         assert "无法识别的胸卡" in body and "张焊" not in body and "A100" not in body  # exactly like a forged one
         data = api_check(client, token).json()
@@ -708,3 +714,19 @@ def test_api_badges_need_an_issuer(world, guard, welder):
     assert client.get(f"/api/v1/people/{welder.pk}/badge-qr").status_code == 403
     answer = client.post(f"/api/v1/people/{welder.pk}/badges", "{}", content_type="application/json")
     assert answer.status_code == 403 and Badge.objects.count() == 1
+
+
+def test_another_companys_badge_page_is_the_forged_page_word_for_word(world, b_guard, welder):
+    client = client_for(b_guard)
+    theirs = without_csrf(text(page(client, badges.token_for(issue(welder)))))
+    forged = without_csrf(text(page(client, "1.not-a-signature-at-all")))
+    assert theirs == forged  # same clock (frozen): not one character tells the badge exists
+
+
+def test_id_number_certificates_are_masked_for_gate_guards(world, guard, welder):
+    token = badges.token_for(issue(welder))
+    number = Certificate.objects.get(person=welder).number
+    masked = f"{number[:6]}********{number[-4:]}"
+    body = text(page(client_for(guard), token))
+    assert masked in body and number not in body
+    assert number in text(page(client_for(world.a.admin), token))  # certificate managers see it whole

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from anlian.core.errors import Forbidden, NotFound
 from anlian.core.pages import paginate, render_list, run_write
@@ -101,6 +101,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def badge_page(request: HttpRequest, token: str) -> HttpResponse:
     """What a badge's QR code opens: GO / NO-GO for the holder with its reasons and everything
     behind them; an unreadable, expired or revoked badge gets the red "胸卡无效" page (and is logged)."""
@@ -110,8 +111,11 @@ def badge_page(request: HttpRequest, token: str) -> HttpResponse:
     if result.state != badges.OK:
         with transaction.atomic():
             badges.log_invalid_view(request.user, result)
+        # An unreadable badge is "not found" (404), whoever's it may be; an expired or revoked one
+        # is a real badge of someone the reader may see, and the page is the answer.
         return _no_store(render(request, "workforce/badges/invalid.html",
-                                {"result": result, "can_check": badges.may_check_somewhere(request.user)}))
+                                {"result": result, "can_check": badges.may_check_somewhere(request.user)},
+                                status=404 if result.state == badges.FORGED else 200))
     person = Person.objects.select_related("org_unit", "company", "contractor").get(pk=result.person.pk)
     context = {
         "result": result, "badge": result.badge, "person": person, "token": token,
