@@ -148,7 +148,8 @@ def list_checks(request: HttpRequest, area_id: Id | None = None, person_id: Id |
 @router.get("/people/{person_id}/badges", response=list[BadgeOut], summary="A person's badges, newest first")
 def list_badges(request: HttpRequest, person_id: Id):
     person = access.get_for_user(Person, request.user, person_id)
-    return [_badge_out(request, b) for b in person.badges.select_related("person__org_unit").order_by("-issued_at", "-pk")]
+    history = person.badges.select_related("person__org_unit").order_by("-issued_at", "-pk")
+    return [_badge_out(request, b) for b in history]
 
 
 @router.post("/people/{person_id}/badges", response={201: BadgeOut},

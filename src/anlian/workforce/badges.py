@@ -161,7 +161,8 @@ def revoke_badge(actor: Any, badge: Badge, reason: str) -> Badge:
 
 def current_badge(person: Person) -> Badge | None:
     """The badge that counts now (the newest live one), if any."""
-    return person.badges.filter(revoked_at__isnull=True, expires_at__gt=clock.now()).order_by("-issued_at", "-pk").first()
+    live = person.badges.filter(revoked_at__isnull=True, expires_at__gt=clock.now())
+    return live.order_by("-issued_at", "-pk").first()
 
 
 # --- who may read a badge ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ through `workforce.badges` inside a transaction.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -81,7 +82,8 @@ def _gate(request: HttpRequest, person: Person | None = None) -> tuple[Area | No
     or of another company than the person's, is dropped."""
     kept = request.session.get("badge_gate", {})
     if "area" in request.GET or "work_type" in request.GET:
-        kept = {"area": request.GET.get("area", ""), "work_type": request.GET.get("work_type", "")[:badges.MAX_WORK_TYPE]}
+        kept = {"area": request.GET.get("area", ""),
+                "work_type": request.GET.get("work_type", "")[:badges.MAX_WORK_TYPE]}
         request.session["badge_gate"] = kept
     area_id, work_type = str(kept.get("area", "")), str(kept.get("work_type", "")).strip()
     area = gate_areas(request.user).filter(pk=area_id).first() if area_id.isdigit() else None
@@ -217,7 +219,7 @@ def _log_filtered(request: HttpRequest) -> tuple[QuerySet[EntryCheck], dict[str,
                                                "state": state, "q": q}
 
 
-def parse_date_or_none(value: str | None):
+def parse_date_or_none(value: str | None) -> date | None:
     try:
         return parse_date(value or "")
     except ValueError:  # a well-formed but impossible date such as 2026-02-30
