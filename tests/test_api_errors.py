@@ -330,3 +330,17 @@ def test_nul_characters_are_refused_everywhere(world):
     assert client.get("/permits/?type=%00&person=%00").status_code == 422
     assert client.post("/org/", {"name": "a\x00b"}).status_code in (400, 403, 404, 405, 422)
     assert client.get("/v/abc%00def/").status_code in (404, 422)
+
+
+def test_a_form_body_to_a_json_endpoint_from_a_browser_session_is_a_clear_422(world):
+    """The session's CSRF check reads a multipart body as a form; the JSON parser must then say the
+    body is not JSON instead of failing on the consumed stream (it was a 500)."""
+    from django.middleware.csrf import get_token
+    from django.test import Client
+
+    client = Client()
+    client.force_login(world.a.admin.user)
+    token = get_token(client.get("/m/").wsgi_request)
+    response = client.post("/api/v1/org-units", {"name": "表单", "kind": "workshop", "parent_id": world.a.plant.pk},
+                           HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 422 and response.json()["code"] == "json_required"

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest
+from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.parser import Parser
@@ -148,6 +149,12 @@ def on_http_error(request: HttpRequest, exc: HttpError):
         # ninja wraps the parser's JSONDecodeError / UnicodeDecodeError in a bare 400.
         return _error(request, 400, "malformed_json", _("请求内容不是有效的 JSON"))
     return _error(request, exc.status_code, HTTP_CODES.get(exc.status_code, "error"), str(exc.message))
+
+
+@api.exception_handler(RawPostDataException)
+def on_form_body(request: HttpRequest, exc: RawPostDataException):
+    # A browser session's CSRF check read a form body as a form; this endpoint wants JSON.
+    return _error(request, 422, "json_required", _("请求内容须为 JSON"))
 
 
 @api.exception_handler(RequestDataTooBig)
