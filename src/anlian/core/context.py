@@ -21,9 +21,14 @@ from anlian.orgs.permissions import (
 )
 
 
+# Phone pages: under /m/, and the gate's badge and entry pages, the violation record page and
+# "my training", which a QR code or a phone tile opens.
+PHONE_PATHS = ("/m/", "/badges/t/", "/badges/entry/", "/badges/checks/", "/qualifications/m/", "/training/me/")
+
+
 def shell(request: HttpRequest) -> dict[str, Any]:
     # Shared pages (errors) pick the phone layout when they answer a phone page under /m/.
-    base = "core/base_mobile.html" if request.path.startswith("/m/") else "core/base.html"
+    base = "core/base_mobile.html" if request.path.startswith(PHONE_PATHS) else "core/base.html"
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"me": None, "base_template": base}

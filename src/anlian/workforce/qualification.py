@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from anlian.core import clock
 from anlian.orgs.models import Contractor, ContractorStatus, Person
 from anlian.training.models import Assignment, Attendance
+from anlian.workforce.certificates import shown_number
 from anlian.workforce.models import (
     Certificate,
     ContractorArea,
@@ -188,7 +189,8 @@ def _certificates(f: Facts, need: WorkRequirement, today: date) -> list[Reason]:
 
 
 def _certificate_problem(cert: Certificate, today: date) -> Reason | None:
-    label = f"{cert.kind.name}（{cert.number}）"
+    # Reasons are shown at gates and kept in the entry-check log: never a whole ID number.
+    label = f"{cert.kind.name}（{shown_number(cert, may_manage=False)}）"
     if cert.revoked_at is not None:
         return Reason("cert_revoked", _("证书{c}已被吊销或注销：{r}").format(c=label, r=cert.revoked_reason or "-"))
     if cert.expires_on < today:
