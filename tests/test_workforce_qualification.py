@@ -321,3 +321,30 @@ def test_steps_are_refused_while_a_named_worker_is_unqualified(crew):
                         photos={"meter": [crew.photo(crew.analyst)]})
     assert response.status_code == 403 and response.json()["code"] == "not_qualified"
     assert "吴九" in response.json()["message"]
+
+
+# --- API and person page ------------------------------------------------------------------------------
+
+
+def test_the_api_answers_the_question_and_every_work_type(world, welder):
+    from tests.conftest import client_for
+
+    welder.certificates.update(expires_on=date(2020, 1, 1))
+    client = client_for(world.a.officer)
+    answer = client.get(f"/api/v1/people/{welder.pk}/qualification?work_type={WELD}").json()
+    assert answer["asked"]["go"] is False and answer["asked"]["reasons"][0]["code"] == "cert_expired"
+    standing = {s["work_type"]: s for s in answer["work_types"]}
+    assert standing[WELD]["go"] is False and standing["电工作业"]["reasons"][0]["code"] == "cert_missing"
+    assert client.get(f"/api/v1/people/{welder.pk}/qualification").json()["asked"]["go"] is True
+    assert client_for(world.b.admin).get(f"/api/v1/people/{welder.pk}/qualification").status_code == 404
+    foreign_area = client.get(f"/api/v1/people/{welder.pk}/qualification?area_id={world.b.area.pk}")
+    assert foreign_area.status_code == 404 and foreign_area.json()["field"] == "area_id"
+    assert client.get(f"/api/v1/people/{welder.pk}/qualification?work_type={'长' * 61}").status_code == 422
+
+
+def test_the_person_page_shows_the_standing_per_work_type(world, welder):
+    from tests.conftest import client_for
+
+    welder.certificates.update(expires_on=date(2020, 1, 1))
+    page = client_for(world.a.admin).get(f"/people/{welder.pk}/").content.decode()
+    assert "作业资格" in page and "不可作业" in page and "已于2020-01-01过期" in page

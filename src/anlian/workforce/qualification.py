@@ -249,3 +249,20 @@ def assess(person: Person, *, work_type: str | None = None, area_id: int | None 
            today: date | None = None) -> list[Reason]:
     """Every reason that stops `person` (at `work_type`, in area `area_id`); [] means GO."""
     return assess_many([person], work_type=work_type, area_id=area_id, today=today)[person.pk]
+
+
+def work_types_for(company_id: int | None) -> list[str]:
+    """The work types with a requirement for this company (shipped ones and its own)."""
+    rows = WorkRequirement.objects.filter(Q(owner__isnull=True) | Q(owner_id=company_id))
+    return sorted(set(rows.values_list("work_type", flat=True)))
+
+
+def status_by_work_type(person: Person, today: date | None = None) -> list[tuple[str, list[Reason]]]:
+    """The person's standing for every work type the company knows: (work type, reasons)."""
+    today = today or clock.today()
+    facts = load([person])[person.pk]
+    out = []
+    for work_type in work_types_for(person.company_id):
+        need = requirement(person.company_id, work_type)
+        out.append((work_type, evaluate(facts, today, work_type=work_type, need=need)))
+    return out

@@ -9,7 +9,7 @@ from django import template
 from anlian.orgs import access
 from anlian.orgs.models import Person
 from anlian.orgs.permissions import MANAGE_CERTIFICATES
-from anlian.workforce import certificates, violations
+from anlian.workforce import certificates, qualification, violations
 from anlian.workforce.models import Certificate, Violation, ViolationStatus
 
 register = template.Library()
@@ -29,6 +29,8 @@ def person_qualification(context: template.Context, person: Person) -> dict[str,
                      "colour": certificates.STATE_COLOURS[state]})
     pending = access.visible(Violation, user).filter(
         person=person, status__in=[ViolationStatus.OPEN, ViolationStatus.RECTIFIED]).select_related("area")
-    return {"person": person, "rows": rows, "violations": pending,
+    standing = [{"work_type": work_type, "reasons": reasons}
+                for work_type, reasons in qualification.status_by_work_type(person, today)]
+    return {"person": person, "rows": rows, "violations": pending, "standing": standing,
             "may_manage": may_manage,
             "may_record": violations.may_record(user, person, None)}
