@@ -34,6 +34,14 @@ TODAY = date(2026, 6, 15)
 CONFINED = "受限空间作业"
 
 
+@pytest.fixture(autouse=True)
+def chinese():
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        yield
+
+
 def codes(person, **kw) -> list[str]:
     return [r.code for r in assess(person, today=TODAY, **kw)]
 

@@ -90,7 +90,7 @@ class DbFacts:
 
     def unqualified(self, person: str, work_type: str, area: str | None, now: datetime) -> str | None:
         """Why this person may not do this work here now (every reason, joined), or None."""
-        from anlian.workforce.qualification import assess
+        from anlian.workforce.qualification import assess, joined
 
         day = timezone.localtime(now).date()
         key = (person, work_type, area, day)
@@ -98,7 +98,7 @@ class DbFacts:
             found = self.person(person)
             reasons = assess(found, work_type=work_type, today=day,
                              area_id=int(area) if area and str(area).isdigit() else None) if found else None
-            self._unqualified[key] = gettext("人员不存在") if found is None else "；".join(r.text for r in reasons) or None
+            self._unqualified[key] = gettext("人员不存在") if found is None else joined(reasons) or None
         return self._unqualified[key]
 
     def person_name(self, person: str) -> str:

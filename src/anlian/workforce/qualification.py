@@ -51,6 +51,11 @@ class Reason:
         return {"code": self.code, "text": self.text}
 
 
+def joined(reasons: list[Reason]) -> str:
+    """All reasons as one sentence, in the active language's list punctuation."""
+    return _("；").join(r.text for r in reasons)
+
+
 @dataclass
 class Facts:
     """What is known about one person, loaded in bulk."""
@@ -190,7 +195,7 @@ def _certificates(f: Facts, need: WorkRequirement, today: date) -> list[Reason]:
 
 def _certificate_problem(cert: Certificate, today: date) -> Reason | None:
     # Reasons are shown at gates and kept in the entry-check log: never a whole ID number.
-    label = f"{cert.kind.name}（{shown_number(cert, may_manage=False)}）"
+    label = _("{kind}（{number}）").format(kind=cert.kind.name, number=shown_number(cert, may_manage=False))
     if cert.revoked_at is not None:
         return Reason("cert_revoked", _("证书{c}已被吊销或注销：{r}").format(c=label, r=cert.revoked_reason or "-"))
     if cert.expires_on < today:
