@@ -19,6 +19,15 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _real_clock():
+    """A test that pins the clock never leaves it pinned for the next one."""
+    yield
+    from anlian.core import clock
+
+    clock.set_now(None)
+
+
 def make_person(unit: OrgUnit, name: str, no: str, roles: list[tuple[str, OrgUnit]] = (), login: str = "") -> Person:
     person = services.save_person(SYSTEM, None, org_unit=unit, name=name, employee_no=no)
     for code, where in roles:

@@ -6,7 +6,6 @@ of anyone (it is served to anonymous visitors too: a login redirect would break 
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from pathlib import Path

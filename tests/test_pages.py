@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from anlian.orgs import services
 from anlian.orgs.access import SYSTEM
-from anlian.orgs.models import Area, Equipment, OrgKind, OrgUnit, Person
+from anlian.orgs.models import Area, Equipment, OrgKind, OrgUnit
 from tests.conftest import World, client_for, csrf_client_for
 
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

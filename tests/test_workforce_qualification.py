@@ -3,7 +3,7 @@ it (refused, then allowed after renewal) and the sweep that takes a worker off a
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 

@@ -65,7 +65,7 @@ def month_data(world):
     (gone,) = people(world, hg, "HGX", 1, active=False)
     # In May (Shanghai): 00:30 on 1 May and 23:59 on 31 May; not in May: 23:59 on 30 April and
     # 00:00 on 1 June; a voided one never counts. Violations in May: 2 (one serious) → 50.0 per 100.
-    v1 = violation(hg, w1, utc(2026, 4, 30, 16, 30), rectify_due=date(2026, 5, 10),
+    violation(hg, w1, utc(2026, 4, 30, 16, 30), rectify_due=date(2026, 5, 10),
                    rectified_at=utc(2026, 5, 10, 16, 30), status="rectified")  # 00:30 on 11 May: late
     violation(hg, w2, utc(2026, 5, 31, 15, 59), severity="serious", rectify_due=date(2026, 5, 31))  # never done
     violation(hg, w3, utc(2026, 5, 31, 16, 0), rectify_due=date(2026, 6, 1))  # June: not due in May

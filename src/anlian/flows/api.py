@@ -26,7 +26,7 @@ from anlian.flows.preview import describe
 from anlian.flows.models import Endorsement, FlowTemplate, Instance, InstanceStatus, TemplateVersion
 from anlian.orgs import access
 from anlian.orgs.api import ref_or_none, url_or_none
-from anlian.orgs.models import Area, OrgKind, OrgUnit, Person
+from anlian.orgs.models import Area, OrgKind, OrgUnit
 
 router = Router(tags=["flows"])
 

@@ -38,13 +38,16 @@ ID_FIELDS = {"parent", "org_unit", "area", "person", "role", "owner", "contracto
 
 
 @contextmanager
-def writing() -> Iterator[None]:
-    """One transaction per write, so a refusal leaves nothing half-done."""
+def writing(renames: dict[str, str] | None = None) -> Iterator[None]:
+    """One transaction per write, so a refusal leaves nothing half-done. A refusal names the body's
+    field: model fields get "_id", and `renames` maps other service names to body names."""
     try:
         with transaction.atomic():
             yield
     except DomainError as exc:
-        if exc.field in ID_FIELDS:
+        if renames and exc.field in renames:
+            exc.field = renames[exc.field]
+        elif exc.field in ID_FIELDS:
             exc.field = f"{exc.field}_id"
         raise
 

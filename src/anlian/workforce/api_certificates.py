@@ -6,8 +6,6 @@ missing one), ids in bodies and filters through `ref()`, writes through the serv
 transaction, and lists are paginated (`?page=&page_size=` → {"items", "count"}).
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -17,7 +15,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from anlian.core.errors import DomainError, Invalid, NotFound
+from anlian.core.errors import Invalid, NotFound
 from anlian.core.schemas import Id, Pages, Strict
 from anlian.orgs import access
 from anlian.orgs.api import Text, ref, ref_or_none, search, writing
@@ -32,16 +30,8 @@ Number = Field(min_length=1, max_length=certificates.MAX_NUMBER)
 Issuer = Field("", max_length=certificates.MAX_ISSUER)
 
 
-@contextmanager
-def saving() -> Iterator[None]:
-    """orgs.api.writing, also naming the kind as the body does ("kind_id")."""
-    try:
-        with writing():
-            yield
-    except DomainError as exc:
-        if exc.field == "kind":
-            exc.field = "kind_id"
-        raise
+def saving():
+    return writing({"kind": "kind_id"})
 
 
 # --- kinds ---------------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ one), ids in bodies too, and every write goes through `workforce.contractors` in
 A document's scan is first uploaded with POST /files, then named here by its SHA-256.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated
 
@@ -16,7 +14,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from anlian.core.errors import DomainError, NotFound
+from anlian.core.errors import NotFound
 from anlian.core.schemas import Id, Pages, Strict
 from anlian.evidence.models import StoredFile
 from anlian.orgs import access
@@ -32,16 +30,8 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Phone = Field("", max_length=20)
 
 
-@contextmanager
-def writing_here() -> Iterator[None]:
-    """orgs.api.writing, naming this module's body fields (a scan is sent as scan_sha256)."""
-    try:
-        with writing():
-            yield
-    except DomainError as exc:
-        if exc.field == "scan":
-            exc.field = "scan_sha256"
-        raise
+def writing_here():
+    return writing({"scan": "scan_sha256"})  # a scan is sent as scan_sha256
 
 
 # --- contractors ---------------------------------------------------------------------------------
