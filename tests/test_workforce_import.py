@@ -586,3 +586,20 @@ def test_a_group_is_not_a_scope_to_import_into(world):
     response = api_upload(client, xlsx([person_row(1)]), unit=world.group.pk)
     assert response.status_code == 422 and response.json()["field"] == "org_unit_id"
     assert client.get("/imports/new/?kind=people").status_code == 200  # the form offers the companies
+
+
+def test_a_check_lost_with_a_stopped_worker_is_resumed(world):
+    """The upload's check never ran (its worker stopped): ten minutes on, the sweep checks it."""
+    from anlian.core import clock
+    from anlian.workforce.models import ImportStatus
+    from anlian.workforce.tasks import resume_checks
+
+    with transaction.atomic():  # the on-commit enqueue never runs inside the test's transaction
+        batch = importing.upload(world.a.admin.user, kind="people", org_unit=world.a.admin.org_unit,
+                                 file=file(xlsx([person_row(n) for n in range(3)])))
+    assert batch.status == ImportStatus.CHECKING
+    assert resume_checks.call_local() == 0  # not stale yet
+    ImportBatch.objects.filter(pk=batch.pk).update(created_at=clock.now() - timedelta(minutes=11))
+    assert resume_checks.call_local() == 1
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.READY and batch.total_rows == 3

@@ -23,6 +23,22 @@ def sweep_all() -> int:
     return withdraw_unqualified()
 
 
+@db_periodic_task(crontab(minute="*/10"))
+def resume_checks() -> int:
+    """A sheet whose check was lost with a stopped worker is checked again (checking only reads,
+    so running it twice is harmless); an import is never restarted this way."""
+    from datetime import timedelta
+
+    from anlian.core import clock
+    from anlian.workforce.models import ImportBatch, ImportStatus
+
+    stale = ImportBatch.objects.filter(status=ImportStatus.CHECKING, created_at__lt=clock.now() - timedelta(minutes=10))
+    ids = list(stale.values_list("pk", flat=True))
+    for pk in ids:
+        check_import(pk)
+    return len(ids)
+
+
 # Tasks defined next to the code they run, imported here so the worker registers them.
 from anlian.workforce.importing import check_import, run_import  # noqa: E402, F401
 from anlian.workforce.reminders import expiry_reminders  # noqa: E402, F401
