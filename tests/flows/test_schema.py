@@ -116,7 +116,7 @@ def test_shapes_of_steps():
         "steps[0] (A b): kind must be one of task, approval, review (got 'meeting')",
         "steps[0] (A b): unknown property 'colour'",
         "steps[0] (A b): key 'A b' must be lower-case letters, digits, - or _",
-        "steps[0] (A b).actor: must be applicant, {role: …, scope: …} or {person_field: …}",
+        "steps[0] (A b).actor: must be applicant, system, {role: …, scope: …} or {person_field: …}",
         "steps[0] (A b): approval is only for kind approval or review",
         "steps[0] (A b): presence is only for kind approval or review",
         "steps[1] (ok).approval.actors[1]: scope must be one of team, workshop, plant, company, group "

@@ -232,12 +232,14 @@ def _submission(c: _Ctx, step: Step, presence: bool) -> dict:
 def _complete(c: _Ctx) -> dict:
     step = _work(c)
     rules.task_actor(step, c.actor, c.state)
+    rules.distinct(c.tpl, step, c.actor, c.state)
     return _submission(c, step, presence=False)
 
 
 def _approve(c: _Ctx) -> dict:
     step = _work(c)
     slot = rules.approver_slot(step, c.actor, c.state, signing=True)
+    rules.distinct(c.tpl, step, c.actor, c.state)
     body = _submission(c, step, presence=step.presence)
     return {"slot": slot, **body, **({"opinion": c.action.reason} if c.action.reason else {})}
 

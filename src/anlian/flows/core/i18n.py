@@ -41,6 +41,7 @@ MESSAGES: dict[str, str] = {
     "weather": gettext_noop("天气条件不允许室外作业：{reason}"),
     "not_qualified": gettext_noop("{person}不具备「{work_type}」作业资格：{reason}"),
     "not_named": gettext_noop("{person}未登记在本作业中"),
+    "distinct_actor": gettext_noop("做过「{other}」的人不能再做「{step}」"),
     "crew_withdrawn": gettext_noop("「{label}」已全部因资格失效撤出，不能恢复；请取消本作业并重新申请"),
     "conflict_refused": gettext_noop("该区域正在进行冲突作业「{other}」，不能同时作业"),
     "conflict_needs_endorsement": gettext_noop("该区域正在进行冲突作业「{other}」，需区域负责人确认"),

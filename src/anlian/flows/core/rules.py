@@ -10,7 +10,7 @@ from datetime import datetime
 
 from .clock import fmt_time, minutes
 from .events import Action
-from .facts import ActorFacts, WorldFacts
+from .facts import SYSTEM, ActorFacts, WorldFacts
 from .i18n import refuse
 from .schema import ActorSpec, Step, Template
 from .state import State, approval_slots, persons
@@ -175,6 +175,8 @@ def window(tpl: Template, state: State, step: Step, now: datetime) -> None:
 # -- who ----------------------------------------------------------------------------------
 
 def matches(spec: ActorSpec, actor: ActorFacts, state: State) -> bool:
+    if spec.kind == "system":
+        return actor.id == SYSTEM.id
     if spec.kind == "applicant":
         return actor.id == state.holder
     if spec.kind == "person":
@@ -185,6 +187,13 @@ def matches(spec: ActorSpec, actor: ActorFacts, state: State) -> bool:
 def task_actor(step: Step, actor: ActorFacts, state: State) -> None:
     if not matches(step.actor, actor, state):
         raise refuse("wrong_actor", step=step.name)
+
+
+def distinct(tpl: Template, step: Step, actor: ActorFacts, state: State) -> None:
+    """Separation of duties: whoever did one of `distinct_from` may not do this step."""
+    for key in step.distinct_from:
+        if actor.id in state.done_by.get(key, ()):
+            raise refuse("distinct_actor", step=step.name, other=tpl.by_key[key].name)
 
 
 def approver_slot(step: Step, actor: ActorFacts, state: State, signing: bool) -> str:

@@ -50,7 +50,7 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True)
 class ActorSpec:
-    kind: str  # applicant | role | person
+    kind: str  # applicant | role | person | system
     role: str | None = None
     scope: str | None = None
     person_field: str | None = None
@@ -155,6 +155,8 @@ class Step:
     presence: bool = False
     cc: tuple[str, ...] = ()
     deadline: timedelta | None = None
+    # Steps whose doers may not do this one (the rectifier never verifies their own fix).
+    distinct_from: tuple[str, ...] = ()
 
     @property
     def is_approval(self) -> bool:
@@ -410,6 +412,7 @@ class _Parser:
             repeat=self.repeat(doc.get("repeat"), f"{path}.repeat"),
             approval=self.approval(doc, kind, path), presence=self.presence(doc, kind, path),
             cc=self.roles(doc, "cc", path), deadline=self.duration(doc, "deadline", path),
+            distinct_from=self.keys(doc, "distinct_from", path),
         )
 
     def after(self, doc: dict, path: str, previous: str | None) -> tuple[tuple[str, ...], Window | None]:
@@ -452,10 +455,10 @@ class _Parser:
         return Repeat(every or timedelta(minutes=1), until)
 
     def actor(self, value: Any, path: str) -> ActorSpec:
-        if value == "applicant":
-            return ActorSpec("applicant")
+        if value in ("applicant", "system"):
+            return ActorSpec(value)
         if not isinstance(value, dict) or not ({"role", "person_field"} & value.keys()):
-            self.err(path, "must be applicant, {role: …, scope: …} or {person_field: …}")
+            self.err(path, "must be applicant, system, {role: …, scope: …} or {person_field: …}")
             return ActorSpec("applicant")
         if "person_field" in value:
             return ActorSpec("person", person_field=self.text(value, "person_field", path, required=True))
@@ -474,6 +477,8 @@ class _Parser:
         p = f"{path}.approval"
         actors = tuple(self.actor(a, f"{p}.actors[{j}]") for j, a in enumerate(self.listing(value, "actors", p)))
         actors = actors or (self.actor(doc.get("actor", "applicant"), f"{path}.actor"),)
+        if any(a.kind == "system" for a in actors):
+            self.err(p, "an approval is signed by people, not by the system")
         mode = self.choice(value, "mode", p, MODES, "single")
         if mode == "single" and len(actors) > 1:
             self.err(p, "mode single takes one actor; use all (会签) or any (或签)")
@@ -649,7 +654,7 @@ def _single(item: Any) -> tuple[Any, Any]:
 _TEMPLATE_KEYS = {"key", "name", "kind", "version", "validity", "max_extension", "guards", "steps",
                   "resume_requires", "handover_requires", "conflicts", "managers", "description"}
 _STEP_KEYS = {"key", "name", "kind", "actor", "fields", "photos", "after", "valid_for", "window",
-              "repeat", "approval", "presence", "cc", "deadline", "description"}
+              "repeat", "approval", "presence", "cc", "deadline", "description", "distinct_from"}
 _FIELD_KEYS = {"key", "label", "type", "required", "unit", "min", "max", "options", "options_from",
                "many", "items", "show_if", "hint"}
 
@@ -691,6 +696,8 @@ class _References:
         path = self.where(i)
         for key in step.after:
             self.known(path, "after", key)
+        for key in step.distinct_from:
+            self.known(path, "distinct_from", key)
         if step.window:
             self.known(path, "window.step", step.window.step)
         if step.repeat:

@@ -38,6 +38,7 @@ class State:
     values: dict[str, Any] = field(default_factory=dict)
     redo: list[str] = field(default_factory=list)  # steps to redo after resume / hand-over
     participants: set[str] = field(default_factory=set)
+    done_by: dict[str, set[str]] = field(default_factory=dict)  # step → everyone who ever did it
     last_seq: int = 0
     last_time: datetime | None = None
 
@@ -99,12 +100,14 @@ def _completed(tpl: Template, st: State, ev: Event) -> None:
     st.values.update(ev.payload.get("values") or {})
     _finish(st, ev.step, ev.server_time)
     step.completions.append(ev.server_time)
+    st.done_by.setdefault(ev.step, set()).add(ev.actor)
 
 
 def _approved(tpl: Template, st: State, ev: Event) -> None:
     step = st.steps[ev.step]
     st.values.update(ev.payload.get("values") or {})
     step.approvals[ev.payload.get("slot", "0")] = ev.actor
+    st.done_by.setdefault(ev.step, set()).add(ev.actor)
     if approval_complete(tpl.by_key[ev.step], step.approvals, st.values):
         _finish(st, ev.step, ev.server_time)
 
