@@ -340,7 +340,7 @@ def get_violation(request: HttpRequest, violation_id: Id):
 def transition_violation(request: HttpRequest, violation_id: Id, payload: TransitionIn):
     item = access.get_for_user(_violations(request), request.user, violation_id)
     with writing():
-        locked = Violation.objects.select_for_update().select_related("person", "area").get(pk=item.pk)
+        locked = Violation.objects.select_for_update(of=("self",)).select_related("person", "area").get(pk=item.pk)
         violations.transition(request.user, locked, payload.action, note=payload.note)
     return access.get_for_user(_violations(request), request.user, violation_id)
 

@@ -127,7 +127,7 @@ def issue_badge(actor: Any, person: Person, valid_days: int | None = None) -> Ba
     if not isinstance(valid_days, int) or isinstance(valid_days, bool) or not 1 <= valid_days <= MAX_VALID_DAYS:
         raise Invalid(_("有效天数须为1到{n}之间的整数").format(n=MAX_VALID_DAYS), field="valid_days")
     # One issue at a time per person, so two clicks can never leave two live badges.
-    person = Person.objects.select_for_update().select_related("contractor").get(pk=person.pk)
+    person = Person.objects.select_for_update(of=("self",)).select_related("contractor").get(pk=person.pk)
     if not person.is_active:
         raise Invalid(_("{p}已离职或停用，不能发放胸卡").format(p=person.name), field="person")
     now = clock.now()
@@ -151,7 +151,7 @@ def revoke_badge(actor: Any, badge: Badge, reason: str) -> Badge:
         raise Invalid(_("请填写作废原因"), field="reason")
     if len(reason) > MAX_REASON:
         raise Invalid(_("作废原因不能超过{n}个字符").format(n=MAX_REASON), field="reason")
-    badge = Badge.objects.select_for_update().select_related("person").get(pk=badge.pk)
+    badge = Badge.objects.select_for_update(of=("self",)).select_related("person").get(pk=badge.pk)
     if badge.revoked_at is not None:
         raise Conflict(_("该胸卡已于{t}作废").format(t=timezone.localtime(badge.revoked_at).strftime("%Y-%m-%d %H:%M")))
     badge.revoked_at, badge.revoked_reason = clock.now(), reason

@@ -934,7 +934,7 @@ def run_import(batch_id: int) -> None:
     database as it is now, then written in bulk in the same transaction."""
     try:
         with transaction.atomic():
-            batch = ImportBatch.objects.select_for_update().select_related("org_unit", "created_by__user").filter(
+            batch = ImportBatch.objects.select_for_update(of=("self",)).select_related("org_unit", "created_by__user").filter(
                 pk=batch_id, status=ImportStatus.IMPORTING).first()
             if batch is None:
                 return  # done already, or never confirmed

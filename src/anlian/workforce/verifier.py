@@ -182,7 +182,7 @@ def verify_certificate(actor: Any, certificate: Certificate) -> Verification:
     access.require(actor, MANAGE_CERTIFICATES, certificate.person)
     result = ask_registry(certificate)
     with transaction.atomic():
-        fresh = Certificate.objects.select_for_update().select_related("person", "kind").get(pk=certificate.pk)
+        fresh = Certificate.objects.select_for_update(of=("self",)).select_related("person", "kind").get(pk=certificate.pk)
         now = clock.now()
         fresh.verification = {"status": result.status, "detail": result.detail[:MAX_DETAIL], "raw": _bounded(result.raw),
                               "checked_at": now.isoformat(), "verifier": get_verifier_name(),

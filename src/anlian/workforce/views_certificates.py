@@ -397,7 +397,7 @@ def violation_act(request: HttpRequest, violation_id: int) -> HttpResponse:
     item = _violation(request, violation_id)
     try:
         with transaction.atomic():
-            locked = Violation.objects.select_for_update().select_related("person", "area").get(pk=item.pk)
+            locked = Violation.objects.select_for_update(of=("self",)).select_related("person", "area").get(pk=item.pk)
             violations.transition(request.user, locked, request.POST.get("action", ""),
                                   note=request.POST.get("note", ""))
     except DomainError as exc:
