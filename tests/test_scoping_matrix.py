@@ -35,7 +35,7 @@ from tests.flows.port import jpeg
 # add_workforce for each company; "token" is a badge's signed token, "kind" an import kind.
 WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certificate_id", "violation_id",
                     "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
-                    "batch_id", "kind")
+                    "batch_id", "kind", "hazard_id")
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -140,6 +140,10 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("post", "/api/v1/imports"): None,  # multipart; another company's unit: tests/test_workforce_import.py
     ("post", "/api/v1/entry-checks"): None,  # logs every scan, a foreign badge too: test_entry_check_scoping
     ("post", "/api/v1/people/{person_id}/badges"): lambda w: {},
+    # issue 6
+    ("post", "/api/v1/hazards"): lambda w: {"area_id": w.a.area.pk, "category": "fire", "level": "general",
+                                            "description": "越权上报", "scene": [w.b.photo.sha256]},
+    ("post", "/api/v1/hazards/{hazard_id}/actions"): lambda w: {"kind": "cancel", "reason": "越权撤销"},
     ("post", "/api/v1/badges/{badge_id}/revoke"): lambda w: {"reason": "越权"},
 }
 
@@ -184,7 +188,17 @@ def add_workforce(company, prefix: str) -> None:
         "session_id": session.pk, "attendance_id": attendance.pk, "company_id": company.unit.pk,
         "badge_id": badge.pk, "check_id": check.pk, "token": badges.token_for(badge), "batch_id": batch.pk,
         "kind": "people",
+        "hazard_id": add_hazard(company, prefix),
     }
+
+
+def add_hazard(company, prefix: str) -> int:
+    from anlian.hazards import services as hazards
+
+    upload = SimpleUploadedFile("h.jpg", jpeg(7 if prefix == "甲" else 8), content_type="image/jpeg")
+    photo = store_photo(company.worker.user, company.unit, upload)
+    return hazards.report(company.worker.user, area=company.area, category="fire", level="general",
+                          description=f"{prefix}隐患", photos=[photo.sha256]).pk
 
 
 def zero_source(key: str, name: str) -> str:
@@ -230,6 +244,7 @@ def a_snapshot(w: World) -> str:
 
 def workforce_rows(path: str) -> dict[str, list]:
     from anlian.core.models import Notice
+    from anlian.hazards.models import Hazard
     from anlian.orgs.models import Contractor
     from anlian.training.models import Assignment, Attendance, Course, Session
     from anlian.workforce.models import (Badge, Certificate, ContractorArea, ContractorDocument, EntryCheck,
@@ -246,12 +261,13 @@ def workforce_rows(path: str) -> dict[str, list]:
         "attendance": rows(Attendance, "person__org_unit__path"), "assignments": rows(Assignment, "person__org_unit__path"),
         "badges": rows(Badge, "person__org_unit__path"), "entry_checks": rows(EntryCheck, "person__org_unit__path"),
         "imports": rows(ImportBatch, "org_unit__path"), "notices": rows(Notice, "person__org_unit__path"),
+        "hazards": rows(Hazard, "org_unit__path"),
     }
 
 
 def a_names(w: World) -> list[str]:
     return [w.a.plant.name, w.a.team.name, w.a.area.name, w.a.worker.name, w.a.officer.name, "甲自定义角色",
-            "甲专用零流程", w.a.photo.sha256, "甲承包商", "甲课程", "甲违章", "甲-Q2"]  # (job numbers are per company: B has the same one)
+            "甲专用零流程", w.a.photo.sha256, "甲承包商", "甲课程", "甲违章", "甲-Q2", "甲隐患"]  # (job numbers are per company: B has the same one)
 
 
 @pytest.fixture

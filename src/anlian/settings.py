@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "anlian.permits",
     "anlian.training",
     "anlian.workforce",
+    "anlian.hazards",
 ]
 
 MIDDLEWARE = [

@@ -18,5 +18,6 @@ urlpatterns = [
     path("files/", include("anlian.evidence.urls")),
     path("", include("anlian.workforce.urls")),
     path("training/", include("anlian.training.urls")),
+    path("hazards/", include("anlian.hazards.urls")),
     path("admin/", admin.site.urls),
 ]

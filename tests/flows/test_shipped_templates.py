@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from anlian.flows.core import ActiveJob, ActorFacts, StaticFacts, load_template
+from anlian.flows.core import SYSTEM, ActiveJob, ActorFacts, StaticFacts, load_template
 from anlian.flows.core.fields import shown
 from anlian.flows.core.state import approval_slots
 from anlian.flows.shipped import SHIPPED_DIR, shipped_templates
@@ -102,6 +102,8 @@ class Run(Job):
         return out
 
     def resolve(self, spec, values) -> ActorFacts:
+        if spec.kind == "system":
+            return SYSTEM
         if spec.kind == "applicant":
             return APPLICANT
         if spec.kind == "person":
@@ -139,14 +141,14 @@ class Run(Job):
 # -- loading ------------------------------------------------------------------------------------------
 
 def test_every_shipped_file_loads_and_is_named_by_its_key():
-    assert len(KEYS) == 16
+    assert len(KEYS) == 18
     for key, path in shipped_templates().items():
         text = path.read_text(encoding="utf-8")
         tpl = load_template(text)
-        assert tpl.key == key and tpl.version == 1 and tpl.kind in ("permit", "loto")
+        assert tpl.key == key and tpl.version == 1 and tpl.kind in ("permit", "loto", "hazard")
         assert any("\u4e00" <= ch <= "\u9fff" for ch in tpl.name)
         assert text.startswith("#") and "assumption (configurable)" in text
-        assert "GB 30871-2022" in text or "GB/T 33579" in text or "zero process" in text
+        assert any(source in text for source in ("GB 30871-2022", "GB/T 33579", "zero process", "隐患排查治理暂行规定"))
         assert all(any("\u4e00" <= ch <= "\u9fff" for ch in f.label) for f in tpl.fields.values())
     assert set(KEYS) >= {"hot-work-special", "hot-work-1", "hot-work-2", "confined-space", "blind-plate",
                          "work-at-height-1", "work-at-height-2", "work-at-height-4", "lifting-1", "lifting-2",

@@ -20,6 +20,7 @@ from anlian.orgs.models import Person, Role
 from anlian.orgs import services as org_services
 from anlian.orgs.access import SYSTEM
 from tests.conftest import make_person
+from tests.flows.test_photo_checks_in_steps import scene
 
 from .port import at, jpeg
 from .test_shipped_templates import KEYS, auto_value
@@ -51,9 +52,15 @@ class DbRun:
             self.by_role[role] = person
         return self.by_role[role]
 
+    def fresh_photo(self) -> str:
+        self.seed = getattr(self, "seed", 100) + 1
+        upload = SimpleUploadedFile("p.jpg", scene(self.seed), content_type="image/jpeg")
+        return store_photo(self.applicant.user, self.w.a.unit, upload).sha256
+
     def value(self, f):
         if f.type == "person":
-            ids = [str(p.pk) for p in self.named[:2]]
+            # Verifiers are other people than the doers (separation of duties, distinct_from).
+            ids = [str(p.pk) for p in (self.named[2:4] if f.key == "verifiers" else self.named[:2])]
             return ids if f.many else ids[0]
         if f.type == "equipment":
             return str(self.w.a.equipment.pk)
@@ -78,7 +85,9 @@ class DbRun:
                            else self.resolve(step.approval.actors[index], state.values))
         return out
 
-    def resolve(self, spec, values) -> Person:
+    def resolve(self, spec, values) -> Person | None:
+        if spec.kind == "system":
+            return None
         if spec.kind == "applicant":
             return self.applicant
         if spec.kind == "person":
@@ -98,11 +107,15 @@ class DbRun:
         for person in self.actors(step, state):
             self.tick()
             state = services.state_of(instance)
-            photos = {p.key: [self.photo] * max(p.min, 1) for p in step.photos}
+            # A slot that refuses reused pictures gets a new one (an "after" photo is not the "before").
+            photos = {p.key: [self.fresh_photo() if p.checks else self.photo] * max(p.min, 1) for p in step.photos}
             if step.presence:
                 photos["presence"] = [self.photo]
-            services.act(person.user, instance, core.Action(kind, step=step.key, values=self.values(step, state.values),
-                                                           photos=photos))
+            action = core.Action(kind, step=step.key, values=self.values(step, state.values), photos=photos)
+            if person is None:
+                services.act_as_system(instance, action)
+            else:
+                services.act(person.user, instance, action)
 
     def run(self):
         clock.set_now(self.now)

@@ -37,6 +37,7 @@ from anlian.flows.models import (
     TemplateVersion,
 )
 from anlian.flows.numbering import next_number
+from anlian.flows.signals import event_recorded
 from anlian.orgs import access
 from anlian.orgs.models import Area, Equipment, OrgKind, OrgUnit, Person
 from anlian.orgs.permissions import MANAGE_ORG, VIEW
@@ -54,7 +55,7 @@ INPUT_RULES = {"area_required", "reason_required", "extension_invalid", "person_
                "field_unknown", "field_hidden", "field_invalid", "number_invalid", "below_min", "above_max",
                "bad_choice", "checklist_incomplete", "photo_unknown", "photo_min", "photo_max", "presence_photo",
                "bad_return_target", "unknown_step", "unknown_action"}
-ACTOR_RULES = {"wrong_actor", "own_permit", "not_permitted", "endorser_not_owner", "not_qualified"}
+ACTOR_RULES = {"wrong_actor", "own_permit", "not_permitted", "endorser_not_owner", "not_qualified", "distinct_actor"}
 MAX_TEXT = 2000
 MAX_TASK_JOBS = 500  # the newest open jobs a person can see, searched for "my tasks"
 MAX_ITEMS = 100
@@ -175,8 +176,9 @@ def get_version_for_user(user: Any, pk: Any) -> TemplateVersion:
 def startable_versions(user: Any):
     """Published versions of templates the user may see: shipped ones and their company's."""
     visible = visible_templates(user)
-    return TemplateVersion.objects.filter(template__in=visible, status=TemplateStatus.PUBLISHED).select_related(
-        "template").order_by("template__key")
+    # Hazards are started by a report (anlian.hazards), which also dispatches them.
+    return TemplateVersion.objects.filter(template__in=visible, status=TemplateStatus.PUBLISHED).exclude(
+        template__kind="hazard").select_related("template").order_by("template__key")
 
 
 # --- running jobs --------------------------------------------------------------------------------
@@ -346,6 +348,8 @@ def _append(instance: Instance, tpl: core.Template, history: list[CoreEvent], ne
                                 for slot, refs in (new.payload.get("photos") or {}).items()
                                 for ref in dict.fromkeys(refs) if files and ref in files])
     _refresh(instance, tpl, history, new, row)
+    if event_recorded.has_listeners():
+        event_recorded.send(sender=Instance, instance=instance, template=tpl, event=new, row=row)
     return row
 
 
@@ -513,6 +517,25 @@ def expire_due(now: datetime | None = None) -> int:
             _append(locked, tpl, events, new, None)
             count += 1
     return count
+
+
+def act_as_system(instance: Instance, action: core.Action, now: datetime | None = None) -> Event:
+    """Record what the server does itself (a `system` step such as automatic dispatch): checked by
+    the engine like anyone's action, with the system as actor and nobody as the person."""
+    now = now or clock.now()
+    with transaction.atomic():
+        locked = Instance.objects.select_for_update().select_related("version").get(pk=instance.pk)
+        tpl = template_of(locked.version)
+        _check_submission(locked.company_id, tpl, action)
+        events = core_events(locked)
+        try:
+            new = core.apply(tpl, events, action, core.SYSTEM, now, DbFacts())
+        except core.Refusal as refusal:
+            raise EngineRefusal(refusal) from None
+        row = _append(locked, tpl, events, new, None)
+    for name in CACHED_FIELDS:
+        setattr(instance, name, getattr(locked, name))
+    return row
 
 
 LIVE_STATUSES = (InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED)

@@ -577,7 +577,8 @@ class LedgerFilters:
 
 def ledger(user: Any, params: Any) -> tuple[QuerySet, LedgerFilters]:
     """The instances a user may see, filtered by the ledger's query string (junk filters are ignored)."""
-    qs = access.visible(Instance, user).select_related("version__template", "area", "applicant", "org_unit")
+    qs = access.visible(Instance, user).exclude(version__template__kind="hazard").select_related(
+        "version__template", "area", "applicant", "org_unit")
     f = LedgerFilters()
     f.type = params.get("type", "")[:60]
     if f.type:

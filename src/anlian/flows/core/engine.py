@@ -322,8 +322,7 @@ def _withdraw(c: _Ctx) -> dict:
     a separate `suspend` the caller records."""
     if c.state.status != "suspended" or c.state.expired(c.now):
         c.live()
-    if c.actor.id != SYSTEM.id:
-        rules.manager(c.tpl, c.actor, c.state, holder_ok=False)
+    rules.manager(c.tpl, c.actor, c.state, holder_ok=False)
     if not c.payload:
         return {}
     target = c.action.target

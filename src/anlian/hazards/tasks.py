@@ -1,0 +1,1 @@
+"""Worker tasks of the hazards app (huey discovers this module)."""
