@@ -207,6 +207,8 @@ ANLIAN_CERT_REGISTRY_TIMEOUT = float(os.environ.get("ANLIAN_CERT_REGISTRY_TIMEOU
 ANLIAN_REDLIST_BLACK_RATE = float(os.environ.get("ANLIAN_REDLIST_BLACK_RATE", "10"))
 ANLIAN_REDLIST_BLACK_TIMELINESS = float(os.environ.get("ANLIAN_REDLIST_BLACK_TIMELINESS", "80"))
 ANLIAN_REDLIST_BLACK_TRAINING = float(os.environ.get("ANLIAN_REDLIST_BLACK_TRAINING", "80"))
+# A hazard of the same category at the same place within this many days is linked as a recurrence.
+ANLIAN_HAZARD_RECURRENCE_DAYS = int(os.environ.get("ANLIAN_HAZARD_RECURRENCE_DAYS", "90"))
 
 # --- files ------------------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("ANLIAN_MEDIA_ROOT", DATA_DIR / "media")).resolve()
