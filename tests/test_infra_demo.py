@@ -87,7 +87,13 @@ def test_demo_jobs_are_ready_to_try():
 
     demo()
     demo()
-    assert sorted(Instance.objects.values_list("status", flat=True)) == ["active", "active", "closed"]
+    permits = Instance.objects.exclude(version__template__kind="hazard")
+    assert sorted(permits.values_list("status", flat=True)) == ["active", "active", "closed"]
+    hazards = Instance.objects.filter(version__template__kind="hazard")
+    assert sorted(hazards.values_list("status", flat=True)) == ["active", "closed"]  # the 54-minute example, and one new
+    guardian = get_user_model().objects.get(username="guardian")  # the hazard waits to be received
+    assert ("complete", "receive") in [(d.action, d.step) for _job, allowed in flow_services.my_tasks(guardian)
+                                       for d in allowed]
     worker = get_user_model().objects.get(username="worker")
     tasks = flow_services.my_tasks(worker)
     assert [(d.action, d.step) for _job, allowed in tasks for d in allowed] == [("complete", "exit")]
