@@ -221,3 +221,165 @@ def test_the_default_policy_applies_when_a_company_has_none(plant):
     assert keys(plant.fitter) == [f"hazard:{hazard.pk}:remind:respond"]  # 60 minutes before
     run(at(9, 0, day=20))
     assert tiers(hazard) == [1]
+
+
+def test_the_worker_reads_a_bounded_number_of_times_whatever_the_number_of_hazards(plant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(when: datetime) -> int:
+        Escalation.objects.all().delete()
+        Notice.objects.all().delete()
+        Hazard.objects.update(overdue=False)
+        clock.set_now(when)
+        with CaptureQueriesContext(connection) as seen:
+            timers.run_timers()
+        return len(seen)
+
+    plant.report(at(9, 0), seed=1)
+    quiet_one, busy_one = queries(at(9, 30)), queries(at(12, 0))
+    for seed in (2, 3, 4):
+        plant.report(at(9, 0), seed=seed)
+    # Nothing due: the same reads for four hazards as for one.
+    assert queries(at(9, 30)) == quiet_one
+    # Four tiers due per hazard: each costs its savepoint, row and notices; the reads stay the same.
+    per_tier = 4
+    assert queries(at(12, 0)) - 4 * 4 * per_tier == busy_one - 4 * per_tier
+
+
+# --- deadline policies: page and API -------------------------------------------------------------
+
+API = "/api/v1/companies/{}/hazard-deadlines"
+GOOD = {"respond_minutes": 30, "on_site_minutes": 240, "rectify_hours": 72, "remind_before_minutes": 10,
+        "escalate_every_minutes": 60, "alert_role": "manager"}
+
+
+def put(person, company, level: str, body: dict):
+    return client_for(person).put(f"{API.format(company.pk)}/{level}", body, content_type="application/json")
+
+
+def stored() -> list:
+    return list(DeadlinePolicy.objects.order_by("pk").values())
+
+
+def test_a_company_without_a_policy_shows_the_defaults(world):
+    response = client_for(world.a.admin).get(API.format(world.a.unit.pk))
+    assert response.status_code == 200
+    general, major = response.json()
+    assert general == {"level": "general", "own": False, "respond_minutes": 1440, "on_site_minutes": 2880,
+                       "rectify_hours": 168, "remind_before_minutes": 60, "escalate_every_minutes": 1440,
+                       "alert_role": ""}
+    assert major["level"] == "major" and major["alert_role"] == "manager" and not major["own"]
+
+
+def test_a_safety_officer_sets_and_resets_a_levels_policy(world):
+    officer = make_person(world.a.unit, "公司安全员", "P01", [("safety_officer", world.a.unit)], login="p-officer")
+    response = put(officer, world.a.unit, "major", GOOD)
+    assert response.status_code == 200 and response.json() == {"level": "major", "own": True, **GOOD}
+    assert put(officer, world.a.unit, "major", GOOD).json() == response.json()  # replayed: same, one row
+    assert DeadlinePolicy.objects.filter(owner=world.a.unit).count() == 1
+    assert client_for(officer).delete(f"{API.format(world.a.unit.pk)}/major").status_code == 204
+    assert not DeadlinePolicy.objects.exists()
+    assert client_for(officer).delete(f"{API.format(world.a.unit.pk)}/major").status_code == 204  # already default
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"respond_minutes": 0}, "respond_minutes"),
+    ({"respond_minutes": -5}, "respond_minutes"),
+    ({"rectify_hours": 10**12}, "rectify_hours"),
+    ({"escalate_every_minutes": 10**30}, "escalate_every_minutes"),
+    ({"remind_before_minutes": 0}, "remind_before_minutes"),
+    ({"on_site_minutes": 20}, "on_site_minutes"),  # shorter than responding
+    ({"rectify_hours": 1}, "rectify_hours"),  # shorter than being on site
+    ({"alert_role": "deputy_god"}, "alert_role"),
+    ({"alert_role": "<script>alert(1)</script>"}, "alert_role"),
+])
+def test_bad_policy_values_are_refused_with_the_field_named(world, change, field):
+    DeadlinePolicy.objects.create(owner=world.a.unit, level="general", respond_minutes=60, on_site_minutes=120,
+                                  rectify_hours=24)
+    before = stored()
+    response = put(world.a.admin, world.a.unit, "general", {**GOOD, **change})
+    assert response.status_code == 422, response.content
+    assert response.json()["field"] == field and response.json()["message"]
+    assert stored() == before
+
+
+@pytest.mark.parametrize("body", [
+    {k: v for k, v in GOOD.items() if k != "rectify_hours"},  # missing
+    {**GOOD, "respond_minutes": "sixty"},
+    {**GOOD, "respond_minutes": 1.5},
+    {**GOOD, "extra": 1},
+    {**GOOD, "alert_role": "x" * 41},
+])
+def test_malformed_policy_bodies_are_refused(world, body):
+    response = put(world.a.admin, world.a.unit, "general", body)
+    assert response.status_code == 422 and not DeadlinePolicy.objects.exists()
+
+
+def test_an_unknown_level_is_refused(world):
+    response = put(world.a.admin, world.a.unit, "minor", GOOD)
+    assert response.status_code == 422 and response.json()["field"] == "level"
+    assert put(world.a.admin, world.a.unit, "x" * 11, GOOD).status_code == 422
+    assert not DeadlinePolicy.objects.exists()
+
+
+def test_company_b_can_neither_read_nor_change_company_as_policies(world):
+    DeadlinePolicy.objects.create(owner=world.a.unit, level="general", respond_minutes=60, on_site_minutes=120,
+                                  rectify_hours=24)
+    before = stored()
+    b = world.b.admin
+    a_api = API.format(world.a.unit.pk)
+    missing = API.format(10**9)
+    for path in (a_api, missing):
+        assert client_for(b).get(path).status_code == 404
+        assert client_for(b).delete(f"{path}/general").status_code == 404
+    assert put(b, world.a.unit, "general", GOOD).json()["code"] == "not_found"
+    assert put(b, world.a.unit, "general", GOOD).status_code == 404
+    # Not a company (A's plant), or beyond every id: the same 404.
+    assert client_for(world.a.admin).get(API.format(world.a.plant.pk)).status_code == 404
+    assert client_for(world.a.admin).get(API.format(2**63)).status_code == 422
+    # Pages too: list shows only B's own company; A's edit and reset pages are 404.
+    page = client_for(b).get(reverse("hazards:deadlines")).content.decode()
+    assert world.b.unit.name in page and world.a.unit.name not in page
+    edit = reverse("hazards:deadline_edit", args=[world.a.unit.pk, "general"])
+    assert client_for(b).get(edit).status_code == 404
+    assert client_for(b).post(edit, {**GOOD, "respond_minutes": 1}).status_code == 404
+    assert client_for(b).post(reverse("hazards:deadline_reset", args=[world.a.unit.pk, "general"])).status_code == 404
+    assert stored() == before
+
+
+def test_reading_takes_view_at_the_company_and_changing_takes_manage_org(world):
+    manager = make_person(world.a.unit, "经理", "P02", [("manager", world.a.unit)], login="p-manager")
+    assert client_for(manager).get(API.format(world.a.unit.pk)).status_code == 200
+    assert put(manager, world.a.unit, "general", GOOD).status_code == 403
+    assert client_for(manager).delete(f"{API.format(world.a.unit.pk)}/general").status_code == 403
+    edit = reverse("hazards:deadline_edit", args=[world.a.unit.pk, "general"])
+    assert client_for(manager).get(edit).status_code == 403
+    page = client_for(manager).get(reverse("hazards:deadlines")).content.decode()
+    assert world.a.unit.name in page and edit not in page
+    # A plant's safety officer answers for the plant, not for the company's policy.
+    assert client_for(world.a.officer).get(API.format(world.a.unit.pk)).status_code == 404
+    assert not DeadlinePolicy.objects.exists()
+
+
+def test_the_policy_page_edits_with_the_defaults_filled_in(world):
+    admin = client_for(world.a.admin)
+    page = admin.get(reverse("hazards:deadlines"))
+    assert page.status_code == 200 and "默认" in page.content.decode()
+    edit = reverse("hazards:deadline_edit", args=[world.a.unit.pk, "general"])
+    form = admin.get(edit)
+    assert form.status_code == 200 and 'value="1440"' in form.content.decode()
+    bad = admin.post(edit, {**GOOD, "respond_minutes": "0"})
+    assert bad.status_code == 400 and not DeadlinePolicy.objects.exists()
+    refused = admin.post(edit, {**GOOD, "on_site_minutes": "5"})  # the service's rule, on the field
+    assert refused.status_code == 422 and "到场时限不能短于接收时限" in refused.content.decode()
+    forged = admin.post(edit, {**GOOD, "alert_role": "deputy_god"})
+    assert forged.status_code == 400 and not DeadlinePolicy.objects.exists()
+    done = admin.post(edit, GOOD)
+    assert done.status_code == 302 and done.url == reverse("hazards:deadlines")
+    policy = DeadlinePolicy.objects.get(owner=world.a.unit, level="general")
+    assert (policy.respond_minutes, policy.rectify_hours, policy.alert_role) == (30, 72, "manager")
+    assert admin.get(reverse("hazards:deadline_edit", args=[world.a.unit.pk, "minor"])).status_code == 404
+    reset = reverse("hazards:deadline_reset", args=[world.a.unit.pk, "general"])
+    assert admin.get(reset).status_code == 405 and DeadlinePolicy.objects.exists()
+    assert admin.post(reset).status_code == 302 and not DeadlinePolicy.objects.exists()
