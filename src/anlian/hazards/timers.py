@@ -312,20 +312,23 @@ def companies_for(user: Any):
 def policies_of(company: OrgUnit) -> list[dict[str, Any]]:
     """Both levels' policies of a company; `own` False when the built-in defaults apply."""
     stored = {p.level: p for p in DeadlinePolicy.objects.filter(owner=company)}
+    names = dict(role_choices(company))
     rows = []
     for level, label in HazardLevel.choices:
         own = stored.get(level)
         values = ({name: getattr(own, name) for name in (*POLICY_FIELDS, "alert_role")} if own
                   else dict(services.DEFAULT_DEADLINES[level]))
-        rows.append({"level": level, "label": label, "own": own is not None, **values})
+        rows.append({"level": level, "label": label, "own": own is not None, **values,
+                     "alert_role_name": names.get(values["alert_role"], values["alert_role"])})
     return rows
 
 
-def role_codes(company: OrgUnit) -> list[str]:
-    """Roles that can be alerted in a company: built-in ones and those defined above or inside it."""
+def role_choices(company: OrgUnit) -> list[tuple[str, str]]:
+    """Roles that can be alerted in a company, (code, name): built-in ones and those defined above
+    or inside it."""
     roles = Role.objects.filter(Q(owner=None) | Q(owner_id__in=company.ancestor_ids())
-                                | Q(owner__path__startswith=company.path))
-    return sorted(set(roles.values_list("code", flat=True)))
+                                | Q(owner__path__startswith=company.path)).order_by("-is_builtin", "code")
+    return list({role.code: (role.code, role.label) for role in roles}.values())
 
 
 def _check_level(level: Any) -> str:
@@ -354,7 +357,7 @@ def save_policy(user: Any, company: OrgUnit, level: str, values: dict[str, Any])
     if clean["rectify_hours"] * 60 < clean["on_site_minutes"]:
         raise Invalid(_("整改时限不能短于到场时限"), field="rectify_hours")
     alert = values.get("alert_role") or ""
-    if not isinstance(alert, str) or (alert and alert not in role_codes(company)):
+    if not isinstance(alert, str) or (alert and alert not in dict(role_choices(company))):
         raise Invalid(_("没有这个角色"), field="alert_role")
     clean["alert_role"] = alert
     policy, _created = DeadlinePolicy.objects.update_or_create(owner=company, level=level, defaults=clean)

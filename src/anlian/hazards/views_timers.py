@@ -33,7 +33,7 @@ class PolicyForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, (label, largest) in timers.POLICY_FIELDS.items():
             self.fields[name] = forms.IntegerField(label=label, min_value=1, max_value=largest)
-        roles = [("", _("不通知"))] + [(code, code) for code in timers.role_codes(company)]
+        roles = [("", _("不通知")), *timers.role_choices(company)]
         self.fields["alert_role"] = forms.ChoiceField(
             label=gettext_lazy("登记即通知角色"), choices=roles, required=False,
             help_text=gettext_lazy("隐患一登记就通知该角色的人员（如重大隐患通知管理层）"))
