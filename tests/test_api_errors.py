@@ -344,3 +344,14 @@ def test_a_form_body_to_a_json_endpoint_from_a_browser_session_is_a_clear_422(wo
     response = client.post("/api/v1/org-units", {"name": "表单", "kind": "workshop", "parent_id": world.a.plant.pk},
                            HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 422 and response.json()["code"] == "json_required"
+
+
+def test_every_api_operation_has_its_own_url_name():
+    """Pages reverse API addresses by name ("api:act"): two view functions of the same name in two
+    routers would silently send a page's requests to the wrong endpoint."""
+    from collections import Counter
+
+    from anlian.core.api import api
+
+    names = Counter(pattern.name for pattern in api.urls[0])
+    assert [name for name, count in names.items() if count > 1] == []

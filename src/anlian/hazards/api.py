@@ -86,7 +86,7 @@ def _get(request: HttpRequest, hazard_id: int) -> Hazard:
 
 
 @router.post("/hazards", response={201: HazardOut}, summary="Report a hazard (随手拍); it is dispatched at once")
-def report(request: HttpRequest, payload: HazardIn):
+def report_hazard(request: HttpRequest, payload: HazardIn):
     equipment = None
     if payload.equipment_id is not None:
         try:
@@ -113,7 +113,7 @@ def report(request: HttpRequest, payload: HazardIn):
 
 @router.get("/hazards", response=list[HazardOut], summary="Hazards, newest first")
 @paginate(Pages)
-def hazards(request: HttpRequest, stage: Optional[str] = Query(None, max_length=12),
+def list_hazards(request: HttpRequest, stage: Optional[str] = Query(None, max_length=12),
             level: Optional[str] = Query(None, max_length=10), category: Optional[str] = Query(None, max_length=20),
             area_id: Optional[int] = None, overdue: Optional[bool] = None,
             q: Optional[str] = Query(None, max_length=100)):
@@ -134,13 +134,13 @@ def hazards(request: HttpRequest, stage: Optional[str] = Query(None, max_length=
 
 
 @router.get("/hazards/{hazard_id}", response=HazardOut, summary="One hazard")
-def hazard(request: HttpRequest, hazard_id: Id):
+def get_hazard(request: HttpRequest, hazard_id: Id):
     return _get(request, hazard_id)
 
 
 @router.post("/hazards/{hazard_id}/actions", response={201: EventOut},
              summary="Act on a hazard: receive, on site, plan, rectify, verify (or return), close")
-def act(request: HttpRequest, hazard_id: Id, payload: ActionIn):
+def act_on_hazard(request: HttpRequest, hazard_id: Id, payload: ActionIn):
     found = _get(request, hazard_id)
     if payload.kind not in core.events.ACTIONS or payload.kind == "start":
         raise Invalid(_("不支持的操作「{action}」").format(action=payload.kind), field="kind", code="unknown_action")

@@ -273,13 +273,13 @@ class AreaLinkPatch(Strict):
 
 @router.get("/contractors/{contractor_id}/areas", response=list[AreaLinkOut],
             summary="The areas a contractor may work in, with validity")
-def list_areas(request: HttpRequest, contractor_id: Id):
+def list_contractor_areas(request: HttpRequest, contractor_id: Id):
     contractor = access.get_for_user(Contractor, request.user, contractor_id)
     return contractor.areas.select_related("area").order_by("area__name", "pk")
 
 
 @router.post("/contractors/{contractor_id}/areas", response={201: AreaLinkOut}, summary="Authorise an area")
-def create_area(request: HttpRequest, contractor_id: Id, payload: AreaLinkIn):
+def create_contractor_area(request: HttpRequest, contractor_id: Id, payload: AreaLinkIn):
     contractor = access.get_for_user(Contractor, request.user, contractor_id)
     area = ref(Area, request, payload.area_id, "area_id")
     with writing():
@@ -290,7 +290,7 @@ def create_area(request: HttpRequest, contractor_id: Id, payload: AreaLinkIn):
 
 @router.patch("/contractor-areas/{contractor_area_id}", response=AreaLinkOut,
               summary="Change an area authorisation's dates")
-def update_area(request: HttpRequest, contractor_area_id: Id, payload: AreaLinkPatch):
+def update_contractor_area(request: HttpRequest, contractor_area_id: Id, payload: AreaLinkPatch):
     link = access.get_for_user(ContractorArea.objects.select_related("contractor", "area__org_unit"), request.user,
                                contractor_area_id)
     data = {"valid_from": link.valid_from, "valid_until": link.valid_until} | payload.model_dump(exclude_unset=True)
@@ -299,7 +299,7 @@ def update_area(request: HttpRequest, contractor_area_id: Id, payload: AreaLinkP
 
 
 @router.delete("/contractor-areas/{contractor_area_id}", response={204: None}, summary="Withdraw an area authorisation")
-def delete_area(request: HttpRequest, contractor_area_id: Id):
+def delete_contractor_area(request: HttpRequest, contractor_area_id: Id):
     link = access.get_for_user(ContractorArea.objects.select_related("contractor", "area"), request.user,
                                contractor_area_id)
     with writing():
