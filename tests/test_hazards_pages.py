@@ -8,6 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from anlian.flows.models import Instance
 from anlian.hazards.models import Hazard
+from anlian.orgs import services as orgs
+from anlian.orgs.access import SYSTEM
 from tests.conftest import client_for, csrf_client_for
 from tests.flows.test_photo_checks_in_steps import scene
 from tests.test_hazards_example import Shop
@@ -41,6 +43,24 @@ def test_the_report_page_opened_from_an_equipment_qr_has_the_place_filled(shop):
     assert "A-EQ1" in html and world.a.area.name in html
     assert f'name="area" value="{world.a.area.pk}"' in html and 'name="photo__scene"' in html
     assert 'capture="environment"' in html and "video/*" in html  # photos or a clip from the camera
+
+
+def test_the_equipment_qr_page_has_a_big_report_button(shop):
+    world = shop.world
+    page = client_for(world.a.worker).get(f"/m/equipment/{world.a.equipment.pk}/").content.decode()
+    assert f'href="/hazards/m/report/?equipment={world.a.equipment.pk}"' in page and "上报隐患" in page
+
+
+def test_equipment_without_an_area_asks_for_the_area(shop):
+    world = shop.world
+    loose = orgs.save_equipment(SYSTEM, None, org_unit=world.a.plant, area=None, code="A-EQ9", name="手推车")
+    page = client_for(world.a.worker).get(f"{REPORT}?equipment={loose.pk}").content.decode()
+    assert "A-EQ9" in page and '<select id="in-area" name="area"' in page
+    refused = client_for(world.a.worker).post(REPORT, form(world, equipment=str(loose.pk)))
+    assert refused.status_code == 404 and "请选择区域，或扫描设备二维码" in refused.content.decode()
+    sent = client_for(world.a.worker).post(REPORT, form(world, equipment=str(loose.pk), area=str(world.a.area.pk)))
+    assert sent.status_code == 302
+    assert (Hazard.objects.get().equipment, Hazard.objects.get().area) == (loose, world.a.area)
 
 
 def test_a_worker_reports_from_the_phone_and_sees_whom_it_went_to(shop):

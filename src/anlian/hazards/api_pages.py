@@ -127,6 +127,18 @@ def create_hazard_rule(request: HttpRequest, payload: RuleIn):
     return Status(201, _write(company, None, request, _plain(payload.model_dump())))
 
 
+# Before the /hazard-rules/{rule_id} routes: "preview" must not be read as a rule's id.
+@router.post("/hazard-rules/preview", response=PreviewOut,
+             summary="Which rule a hazard would meet and whom it would name (nothing is recorded)")
+def preview_hazard_dispatch(request: HttpRequest, payload: PreviewIn):
+    company = _company(request, payload.company_id)
+    with writing(RENAMES):  # (a transaction that records nothing: the names a refusal gives)
+        result = forms.preview(company, category=payload.category, level=payload.level, area_id=payload.area_id)
+    plan = result.plan
+    return {"rule_id": plan.rule.pk if plan.rule else None, "unit": plan.unit,
+            "responsible": plan.responsible, "verifiers": plan.verifiers, "double_blind_pool": result.pool}
+
+
 @router.get("/hazard-rules/{rule_id}", response=RuleOut, summary="One dispatch rule")
 def get_hazard_rule(request: HttpRequest, rule_id: Id):
     return forms.get_rule(request.user, rule_id)
@@ -145,14 +157,3 @@ def delete_hazard_rule(request: HttpRequest, rule_id: Id):
     with writing():
         forms.delete_rule(request.user, rule)
     return Status(204, None)
-
-
-@router.post("/hazard-rules/preview", response=PreviewOut,
-             summary="Which rule a hazard would meet and whom it would name (nothing is recorded)")
-def preview_hazard_dispatch(request: HttpRequest, payload: PreviewIn):
-    company = _company(request, payload.company_id)
-    with writing(RENAMES):  # (a transaction that records nothing: the names a refusal gives)
-        result = forms.preview(company, category=payload.category, level=payload.level, area_id=payload.area_id)
-    plan = result.plan
-    return {"rule_id": plan.rule.pk if plan.rule else None, "unit": plan.unit,
-            "responsible": plan.responsible, "verifiers": plan.verifiers, "double_blind_pool": result.pool}

@@ -116,10 +116,8 @@ def clean_rule(company: OrgUnit, data: dict[str, Any]) -> dict[str, Any]:
 
     `data` holds plain values: ids for area and responsible_unit (or None), role codes, a list of
     co-signing role codes."""
-    try:
-        priority = int(str(data.get("priority", "")).strip())
-    except ValueError:
-        priority = 0
+    text = str(data.get("priority", "")).strip()
+    priority = int(text) if text.isascii() and text.isdigit() and len(text) < 6 else 0
     if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         raise Invalid(_("优先级须为{lo}～{hi}的整数（数字小的先匹配）").format(lo=PRIORITY_MIN, hi=PRIORITY_MAX),
                       field="priority")
