@@ -244,12 +244,13 @@ def _remarks(hazard: Hazard, record: Record) -> str:
 
 
 def chunks(qs: QuerySet[Hazard]) -> Iterator[list[Hazard]]:
-    """The queryset in chunks of CHUNK, each with what its rows show (versions for the replay)."""
-    qs = qs.select_related("instance__version", "recurrence_of__instance")
+    """The queryset (which may be sliced) in chunks of CHUNK, in its order, each with what its rows show."""
     ids = list(qs.values_list("pk", flat=True))
+    rows = Hazard.objects.select_related("instance__version", "area", "equipment", "org_unit", "responsible_unit",
+                                         "recurrence_of__instance")
     for start in range(0, len(ids), CHUNK):
         part = ids[start:start + CHUNK]
-        found = {h.pk: h for h in qs.filter(pk__in=part).order_by()}
+        found = {h.pk: h for h in rows.filter(pk__in=part)}
         yield [found[pk] for pk in part if pk in found]
 
 
