@@ -23,7 +23,8 @@ from anlian.orgs.permissions import (
 
 # Phone pages: under /m/, and the gate's badge and entry pages, the violation record page and
 # "my training", which a QR code or a phone tile opens.
-PHONE_PATHS = ("/m/", "/badges/t/", "/badges/entry/", "/badges/checks/", "/qualifications/m/", "/training/me/")
+PHONE_PATHS = ("/m/", "/badges/t/", "/badges/entry/", "/badges/checks/", "/qualifications/m/", "/training/me/",
+               "/hazards/m/")
 
 
 def shell(request: HttpRequest) -> dict[str, Any]:

@@ -484,7 +484,7 @@ def _event_entry(tpl: core.Template, event: Event, names: Names) -> Entry:
             notes.append((_("区域"), area))
     return Entry(at=event.server_time, kind=event.kind, label=str(EVENT_LABELS.get(event.kind, event.kind)),
                  step=event.step, step_name=step.name if step else "", actor=event.actor.name if event.actor else
-                 event.actor_key, device_time=event.device_time, lat=event.lat, lng=event.lng, values=values,
+                 str(_("系统")) if event.actor_key == "system" else event.actor_key, device_time=event.device_time, lat=event.lat, lng=event.lng, values=values,
                  photos=photos, notes=notes, seq=event.seq, hash=event.hash, event_id=event.pk)
 
 
