@@ -35,7 +35,7 @@ from tests.flows.port import jpeg
 # add_workforce for each company; "token" is a badge's signed token, "kind" an import kind.
 WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certificate_id", "violation_id",
                     "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
-                    "batch_id", "kind", "hazard_id")
+                    "batch_id", "kind", "hazard_id", "rule_id", "level")
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -72,7 +72,7 @@ OWN_OBJECTS: dict[str, Callable[[World], int]] = {
     **{name: (lambda w, name=name: w.b.workforce[name]) for name in WORKFORCE_PARAMS},
 }
 # Path parameters that choose among fixed values rather than name an object.
-NOT_OBJECTS = {"step_key", "kind"}
+NOT_OBJECTS = {"step_key", "kind", "level"}
 # Query-string filters a list page or endpoint might trust: all pointed at company A.
 FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id",
                  "contractor", "contractor_id", "person", "kind_id", "course_id")
@@ -144,6 +144,13 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("post", "/api/v1/hazards"): lambda w: {"area_id": w.a.area.pk, "category": "fire", "level": "general",
                                             "description": "越权上报", "scene": [w.b.photo.sha256]},
     ("post", "/api/v1/hazards/{hazard_id}/actions"): lambda w: {"kind": "cancel", "reason": "越权撤销"},
+    ("post", "/api/v1/hazard-rules"): lambda w: {"company_id": w.a.unit.pk, "responsible_role": "safety_officer"},
+    ("patch", "/api/v1/hazard-rules/{rule_id}"): lambda w: {"priority": 5},
+    ("post", "/api/v1/hazard-rules/preview"): lambda w: {"company_id": w.a.unit.pk, "category": "fire",
+                                                         "level": "general", "area_id": w.a.area.pk},
+    ("put", "/api/v1/companies/{company_id}/hazard-deadlines/{level}"): lambda w: {
+        "respond_minutes": 1, "on_site_minutes": 2, "rectify_hours": 3, "remind_before_minutes": 1,
+        "escalate_every_minutes": 5},
     ("post", "/api/v1/badges/{badge_id}/revoke"): lambda w: {"reason": "越权"},
 }
 
@@ -159,6 +166,7 @@ def add_workforce(company, prefix: str) -> None:
     session and attendance, a badge with an entry check, and an import batch: issue 5's targets."""
     from datetime import date, datetime, timezone as tz
 
+    from anlian.hazards.models import DispatchRule
     from anlian.orgs.models import Contractor
     from anlian.training.models import Attendance, Course, Session
     from anlian.workforce import badges
@@ -189,10 +197,13 @@ def add_workforce(company, prefix: str) -> None:
         "badge_id": badge.pk, "check_id": check.pk, "token": badges.token_for(badge), "batch_id": batch.pk,
         "kind": "people",
         "hazard_id": add_hazard(company, prefix),
+        "rule_id": DispatchRule.objects.create(owner=company.unit, responsible_role="safety_officer").pk,
+        "level": "general",
     }
 
 
 def add_hazard(company, prefix: str) -> int:
+    """A reported hazard (its dispatch needs people: with no rule, the area's safety officers)."""
     from anlian.hazards import services as hazards
 
     upload = SimpleUploadedFile("h.jpg", jpeg(7 if prefix == "甲" else 8), content_type="image/jpeg")
@@ -244,7 +255,7 @@ def a_snapshot(w: World) -> str:
 
 def workforce_rows(path: str) -> dict[str, list]:
     from anlian.core.models import Notice
-    from anlian.hazards.models import Hazard
+    from anlian.hazards.models import DeadlinePolicy, DispatchRule, Hazard
     from anlian.orgs.models import Contractor
     from anlian.training.models import Assignment, Attendance, Course, Session
     from anlian.workforce.models import (Badge, Certificate, ContractorArea, ContractorDocument, EntryCheck,
@@ -261,7 +272,8 @@ def workforce_rows(path: str) -> dict[str, list]:
         "attendance": rows(Attendance, "person__org_unit__path"), "assignments": rows(Assignment, "person__org_unit__path"),
         "badges": rows(Badge, "person__org_unit__path"), "entry_checks": rows(EntryCheck, "person__org_unit__path"),
         "imports": rows(ImportBatch, "org_unit__path"), "notices": rows(Notice, "person__org_unit__path"),
-        "hazards": rows(Hazard, "org_unit__path"),
+        "hazards": rows(Hazard, "org_unit__path"), "hazard_rules": rows(DispatchRule, "owner__path"),
+        "hazard_deadlines": rows(DeadlinePolicy, "owner__path"),
     }
 
 
