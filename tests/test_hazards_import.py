@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
+from anlian.core.errors import Conflict
 from anlian.flows.models import Event, Instance
 from anlian.hazards import importing, services
 from anlian.hazards.models import DispatchRule, Hazard, HazardStage
@@ -162,7 +163,7 @@ def test_every_bad_row_is_listed_and_nothing_is_imported(world, send, confirm):
     assert messages[3] == "隐患编号“N1”与第2行重复"
     assert "不存在的区域" in messages[4] and "乙公司罐区" in messages[5]
     assert messages[7] == "已销号的隐患须填写验收人"
-    with pytest.raises(Exception):
+    with pytest.raises(Conflict):
         importing.confirm(world.a.officer.user, batch)
     assert Hazard.objects.count() == 0 and Instance.objects.count() == 0
 
@@ -229,6 +230,7 @@ def test_the_pages_upload_show_the_batch_and_confirm(world, django_capture_on_co
     book = load_workbook(io.BytesIO(template.content))
     assert [c.value for c in book.worksheets[0][1]] == HEAD and book.worksheets[1].title == "填写说明"
     assert book.worksheets[0]["A2"].value == importing.EXAMPLE_NO
+    assert "最多5000行" in book.worksheets[1]["A3"].value
     with django_capture_on_commit_callbacks(execute=True):
         posted = officer.post("/hazards/ledger/imports/new/", {"org_unit": world.a.plant.pk,
                                                                 "file": file(xlsx([line()]))})

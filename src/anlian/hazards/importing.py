@@ -599,7 +599,11 @@ def template_workbook(scope: OrgUnit) -> bytes:
         data.column_dimensions[letter].width = max(column.width, len(column.header) * 2 + 2)
         data.column_dimensions[letter].number_format = cell.number_format
     data.freeze_panes = "A2"
-    _help_sheet(book.create_sheet(_("填写说明")), HazardSheet, scope)
+    help_sheet = book.create_sheet(_("填写说明"))
+    _help_sheet(help_sheet, HazardSheet, scope)
+    # Its third line states the people import's limits: this import's are smaller.
+    help_sheet["A3"] = _("导入范围：{unit}。最多{n}行，文件不超过20 MB。有任何一行出错时不导入任何数据。").format(
+        unit=scope.name, n=MAX_ROWS)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
