@@ -166,7 +166,7 @@ def list_imports(request: HttpRequest):
 
 @router.post("/hazard-imports", response={201: BatchDetail},
              summary="Upload an .xlsx hazard ledger; it is checked in the background")
-def upload(request: HttpRequest, org_unit_id: Form[Id], file: File[UploadedFile]):
+def upload_hazard_ledger(request: HttpRequest, org_unit_id: Form[Id], file: File[UploadedFile]):
     unit = ref(OrgUnit, request, org_unit_id, "org_unit_id")
     with writing():
         batch = importing.upload(request.user, org_unit=unit, file=file)
@@ -174,21 +174,21 @@ def upload(request: HttpRequest, org_unit_id: Form[Id], file: File[UploadedFile]
     return Status(201, batch)
 
 
-@router.get("/hazard-imports/{batch_id}", response=BatchDetail, summary="An import: status, progress and the first rows")
-def get_import(request: HttpRequest, batch_id: Id):
-    return importing.get_batch(request.user, batch_id)
+@router.get("/hazard-imports/{hazard_batch_id}", response=BatchDetail, summary="An import: status, progress and the first rows")
+def get_import(request: HttpRequest, hazard_batch_id: Id):
+    return importing.get_batch(request.user, hazard_batch_id)
 
 
-@router.get("/hazard-imports/{batch_id}/errors", response=list[ErrorOut], summary="An import's errors, by row")
+@router.get("/hazard-imports/{hazard_batch_id}/errors", response=list[ErrorOut], summary="An import's errors, by row")
 @paginate(Pages)
-def import_errors(request: HttpRequest, batch_id: Id):
-    return importing.get_batch(request.user, batch_id).errors
+def import_errors(request: HttpRequest, hazard_batch_id: Id):
+    return importing.get_batch(request.user, hazard_batch_id).errors
 
 
-@router.post("/hazard-imports/{batch_id}/confirm", response={202: BatchDetail},
+@router.post("/hazard-imports/{hazard_batch_id}/confirm", response={202: BatchDetail},
              summary="Import a checked ledger (all rows or none); repeating it does not import twice")
-def confirm(request: HttpRequest, batch_id: Id):
-    batch = importing.get_batch(request.user, batch_id)
+def confirm_hazard_import(request: HttpRequest, hazard_batch_id: Id):
+    batch = importing.get_batch(request.user, hazard_batch_id)
     with writing():
         batch = importing.confirm(request.user, batch)
     batch.refresh_from_db()
@@ -196,7 +196,7 @@ def confirm(request: HttpRequest, batch_id: Id):
 
 
 @router.get("/hazard-import-template", summary="The .xlsx template of a hazard ledger (values allowed at org_unit_id)")
-def template(request: HttpRequest, org_unit_id: Optional[Id] = None) -> Any:
+def hazard_import_template(request: HttpRequest, org_unit_id: Optional[Id] = None) -> Any:
     unit = ref_or_none(OrgUnit, request, org_unit_id, "org_unit_id") or importing.units_for(request.user).first()
     if unit is None:
         raise Forbidden()

@@ -12,3 +12,7 @@ def hazard_timers() -> dict[str, int]:
     from anlian.hazards.timers import run_timers
 
     return run_timers()
+
+
+# Tasks defined next to the code they run, imported here so the worker registers them.
+from anlian.hazards.importing import check_import, run_import  # noqa: E402, F401

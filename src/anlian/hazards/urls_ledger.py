@@ -12,6 +12,6 @@ urlpatterns = [
     path("imports/", views.imports, name="ledger_imports"),
     path("imports/new/", views.import_new, name="ledger_import_new"),
     path("imports/template.xlsx", views.import_template, name="ledger_import_template"),
-    path("imports/<int:batch_id>/", views.batch_detail, name="ledger_import"),
-    path("imports/<int:batch_id>/confirm/", views.batch_confirm, name="ledger_import_confirm"),
+    path("imports/<int:hazard_batch_id>/", views.batch_detail, name="ledger_import"),
+    path("imports/<int:hazard_batch_id>/confirm/", views.batch_confirm, name="ledger_import_confirm"),
 ]

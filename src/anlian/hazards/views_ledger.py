@@ -118,7 +118,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
 
     context = {"unit": unit, "columns": importing.HazardSheet.columns}
     return form_page(request, form, write, template="hazards/ledger/import_new.html", context=context,
-                     done=lambda batch: redirect("hazards:ledger_import", batch_id=batch.pk))
+                     done=lambda batch: redirect("hazards:ledger_import", hazard_batch_id=batch.pk))
 
 
 @login_required
@@ -136,8 +136,8 @@ def _error_groups(errors: list[dict[str, Any]]) -> list[tuple[int | None, list[d
 
 @login_required
 @require_GET
-def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    batch = importing.get_batch(request.user, batch_id)
+def batch_detail(request: HttpRequest, hazard_batch_id: int) -> HttpResponse:
+    batch = importing.get_batch(request.user, hazard_batch_id)
     groups = Paginator(_error_groups(batch.errors), ERROR_ROWS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "batch": batch, "groups": groups, "columns": importing.HazardSheet.columns,
@@ -152,8 +152,8 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def batch_confirm(request: HttpRequest, batch_id: int) -> HttpResponse:
-    batch = importing.confirm(request.user, importing.get_batch(request.user, batch_id))
+def batch_confirm(request: HttpRequest, hazard_batch_id: int) -> HttpResponse:
+    batch = importing.confirm(request.user, importing.get_batch(request.user, hazard_batch_id))
     if batch.status == ImportStatus.DONE:
         messages.success(request, _("已导入{n}条隐患").format(n=batch.imported_rows))
-    return redirect("hazards:ledger_import", batch_id=batch.pk)
+    return redirect("hazards:ledger_import", hazard_batch_id=batch.pk)

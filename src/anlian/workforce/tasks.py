@@ -30,9 +30,11 @@ def resume_checks() -> int:
     from datetime import timedelta
 
     from anlian.core import clock
-    from anlian.workforce.models import ImportBatch, ImportStatus
+    from anlian.workforce.models import ImportBatch, ImportKind, ImportStatus
 
-    stale = ImportBatch.objects.filter(status=ImportStatus.CHECKING, created_at__lt=clock.now() - timedelta(minutes=10))
+    # Only this app's kinds: the hazards app keeps its ledger imports in the same table.
+    stale = ImportBatch.objects.filter(status=ImportStatus.CHECKING, kind__in=ImportKind.values,
+                                       created_at__lt=clock.now() - timedelta(minutes=10))
     ids = list(stale.values_list("pk", flat=True))
     for pk in ids:
         check_import(pk)
