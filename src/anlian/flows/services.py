@@ -348,7 +348,7 @@ def _append(instance: Instance, tpl: core.Template, history: list[CoreEvent], ne
                                 for slot, refs in (new.payload.get("photos") or {}).items()
                                 for ref in dict.fromkeys(refs) if files and ref in files])
     _refresh(instance, tpl, history, new, row)
-    if event_recorded.has_listeners():
+    if event_recorded.has_listeners(Instance):
         event_recorded.send(sender=Instance, instance=instance, template=tpl, event=new, row=row)
     return row
 

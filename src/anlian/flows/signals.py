@@ -6,4 +6,4 @@ from django.dispatch import Signal
 # are refreshed, with `instance`, `template` (the parsed core.Template), `event` (the core event)
 # and `row` (the stored Event). Apps that keep their own view of a kind of job (hazards) listen
 # and check `template.kind` first, so permits pay nothing.
-event_recorded = Signal()
+event_recorded = Signal(use_caching=True)  # sent for every step: receivers are looked up once per sender
