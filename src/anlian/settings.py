@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "anlian.training",
     "anlian.workforce",
     "anlian.hazards",
+    "anlian.notify",
 ]
 
 MIDDLEWARE = [

@@ -19,5 +19,6 @@ urlpatterns = [
     path("", include("anlian.workforce.urls")),
     path("training/", include("anlian.training.urls")),
     path("hazards/", include("anlian.hazards.urls")),
+    path("notifications/", include("anlian.notify.urls")),
     path("admin/", admin.site.urls),
 ]
