@@ -62,8 +62,6 @@ from anlian.workforce.importing import (
     EXAMPLE_FONT,
     EXAMPLE_NO,
     HEAD_FILL,
-    PREVIEW_ROWS,
-    PROGRESS_EVERY,
     XLSX,
     Bad,
     Column,
@@ -78,9 +76,10 @@ from anlian.workforce.importing import (
     _shown,
     as_text,
     company_of,
-    data_rows,
     header_problems,
     open_book,
+    preview_rows,
+    read_into,
 )
 from anlian.workforce.models import ImportBatch, ImportStatus
 
@@ -390,43 +389,11 @@ def record(actor: Any, line: dict[str, Any], versions: dict[str, TemplateVersion
 
 def read(batch: ImportBatch, progress: Any = None) -> HazardSheet:
     """Check every row of a batch's file; the sheet holds the checked rows and the errors."""
-    sheet = HazardSheet(batch)
-    with batch.upload.open("rb") as handle:
-        book = open_book(handle)
-        try:
-            worksheet = book.worksheets[0]
-            header = next(worksheet.iter_rows(max_row=1, values_only=True), ())
-            for problem in header_problems(HazardSheet, header):
-                sheet.error(1, "", problem)
-            if sheet.errors:
-                return sheet
-            for number, cells in data_rows(worksheet, len(sheet.columns)):
-                if sheet.rows >= MAX_ROWS:
-                    sheet.error(None, "", _("超过{n}行，请分成多个文件导入").format(n=MAX_ROWS))
-                    break
-                sheet.take(number, cells)
-                if progress and sheet.rows % PROGRESS_EVERY == 0:
-                    progress(sheet.rows)
-        finally:
-            book.close()
-    if sheet.rows == 0 and not sheet.errors:
-        sheet.error(None, "", _("表格里没有数据行：请在表头下方逐行填写"))
-    sheet.finish()
-    return sheet
+    return read_into(HazardSheet(batch), batch, progress, MAX_ROWS)
 
 
 def preview_of(batch: ImportBatch) -> list[dict[str, Any]]:
-    rows = []
-    with batch.upload.open("rb") as handle:
-        book = open_book(handle)
-        try:
-            for number, cells in data_rows(book.worksheets[0], len(HazardSheet.columns)):
-                rows.append({"row": number, "cells": [_shown(c) for c in cells]})
-                if len(rows) >= PREVIEW_ROWS:
-                    break
-        finally:
-            book.close()
-    return rows
+    return preview_rows(batch, len(HazardSheet.columns))
 
 
 def _invalid(message: str, code: str) -> Invalid:

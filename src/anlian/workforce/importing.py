@@ -744,7 +744,13 @@ def data_rows(worksheet: Any, width: int) -> Iterator[tuple[int, tuple[Any, ...]
 
 def read(batch: ImportBatch, progress: Callable[[int], None] | None = None) -> Sheet:
     """Check every row of a batch's file; the sheet holds the checked rows and the errors."""
-    sheet = SHEETS[batch.kind](batch)
+    return read_into(SHEETS[batch.kind](batch), batch, progress, MAX_ROWS)
+
+
+def read_into(sheet: Any, batch: Any, progress: Callable[[int], None] | None, max_rows: int) -> Any:
+    """Fill `sheet` (a Sheet subclass: columns, error(), take(), finish()) from the batch's file:
+    headers first, then every data row, reporting progress every PROGRESS_EVERY rows. Shared by
+    every Excel import (people, certificates, training, hazard ledgers)."""
     with batch.upload.open("rb") as handle:
         book = open_book(handle)
         try:
@@ -755,8 +761,8 @@ def read(batch: ImportBatch, progress: Callable[[int], None] | None = None) -> S
             if sheet.errors:
                 return sheet
             for number, cells in data_rows(worksheet, len(sheet.columns)):
-                if sheet.rows >= MAX_ROWS:
-                    sheet.error(None, "", _("超过{n}行，请分成多个文件导入").format(n=MAX_ROWS))
+                if sheet.rows >= max_rows:
+                    sheet.error(None, "", _("超过{n}行，请分成多个文件导入").format(n=max_rows))
                     break
                 sheet.take(number, cells)
                 if progress and sheet.rows % PROGRESS_EVERY == 0:
@@ -770,9 +776,12 @@ def read(batch: ImportBatch, progress: Callable[[int], None] | None = None) -> S
 
 
 def preview_of(batch: ImportBatch) -> list[dict[str, Any]]:
+    return preview_rows(batch, len(SHEETS[batch.kind].columns))
+
+
+def preview_rows(batch: Any, width: int) -> list[dict[str, Any]]:
     """The first rows as read, for the preview page (cells as text, shortened)."""
     rows = []
-    width = len(SHEETS[batch.kind].columns)
     with batch.upload.open("rb") as handle:
         book = open_book(handle)
         try:
