@@ -1,0 +1,353 @@
+"""The delivery engine: a message fans out into deliveries once, and the worker sends each one
+exactly once as far as the receiving service lets us know.
+
+- `notify()` creates the `Message` once per (company, key) and one `Delivery` per recipient and
+  channel, each with an idempotency key derived from what it is (message, kind, channel,
+  recipient), so neither a replayed call nor a retried timer ever creates a second one.
+- `send_due()` is the worker's loop. It claims due deliveries with one UPDATE … RETURNING that
+  only matches rows still pending or waiting for a retry, so of two workers exactly one wins each
+  row; it sends them through their transport and records the outcome on the row right after each
+  send (a crash loses at most the one in flight).
+- A failed attempt is retried after 1, 5, 30, 120 and 600 minutes, then the delivery is dead.
+- A delivery still "sending" after `STUCK_AFTER` was interrupted (the worker died mid-send): we
+  cannot know whether the service got it. Where the receiver drops a repeated idempotency key
+  (the inbox's keyed notice, a signed webhook's Idempotency-Key, Aliyun SMS's OutId) it is simply
+  sent again with the same key; a group robot or an SMTP server would show it twice, so such a
+  delivery becomes "uncertain" and waits for a person to look and press "resend" (`resend()`).
+
+Quiet hours, routing and preferences are not decided here: callers name the people and channels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from anlian.core import clock
+from anlian.core.errors import Conflict, Invalid
+from anlian.notify.models import Channel, ChannelKind, Delivery, DeliveryStatus, Message, Severity
+from anlian.notify.transports import Outgoing, Result, registry
+from anlian.orgs import access
+from anlian.orgs.models import OrgKind, OrgUnit, Person
+from anlian.orgs.permissions import MANAGE_ORG
+
+log = logging.getLogger(__name__)
+
+RETRY_MINUTES = (1, 5, 30, 120, 600)  # after the 1st, 2nd … failed attempt
+MAX_ATTEMPTS = len(RETRY_MINUTES) + 1  # the first try and five retries; dead after the last
+STUCK_AFTER = timedelta(minutes=10)  # far beyond a transport's timeout: the worker is gone
+BATCH = 200
+RESPONSE_LIMIT = 2000
+ERROR_LIMIT = 500  # Delivery.last_error's length
+
+# Receivers that drop a repeated idempotency key: an interrupted send may be repeated with it.
+DEDUPLICATING = frozenset({ChannelKind.INBOX, ChannelKind.WEBHOOK, ChannelKind.SMS_ALIYUN})
+GROUP_KINDS = frozenset({ChannelKind.DINGTALK, ChannelKind.WECOM, ChannelKind.FEISHU, ChannelKind.WEBHOOK})
+SMS_KINDS = frozenset({ChannelKind.SMS_ALIYUN, ChannelKind.SMS_HTTP})
+DUE = (DeliveryStatus.PENDING, DeliveryStatus.RETRY)
+RESENDABLE = (DeliveryStatus.DEAD, DeliveryStatus.UNCERTAIN)
+
+
+def absolute(url: str) -> str:
+    """Links in messages open from DingTalk or an SMS, outside the site: make them absolute."""
+    if not url or url.startswith(("http://", "https://")):
+        return url
+    return settings.SITE_URL + ("" if url.startswith("/") else "/") + url
+
+
+def idempotency_key(message: Message, kind: str, channel: Channel | None, recipient: str) -> str:
+    # The company is part of it: two companies may use the same message key.
+    raw = "\x1f".join([str(message.company_id), message.key, kind, str(channel.pk if channel else ""), recipient])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def fixed_addresses(channel: Channel) -> list[str]:
+    """E-mail addresses a channel's config names (`to`: a list or a comma-separated text)."""
+    value = channel.config.get("to", [])
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []
+    return [str(a).strip() for a in items if str(a).strip()]
+
+
+def notify(company: OrgUnit, *, key: str, event: str, title: str, body: str = "", url: str = "",
+           severity: str = Severity.INFO, to: Iterable[Person] = (), channels: Iterable[Channel] | None = None,
+           context: dict | None = None, now: datetime | None = None) -> Message:
+    """Tell `to` (each in the in-app inbox, and by SMS where an SMS channel is named and the person
+    has a phone) and post to each named group channel. `channels` None: the inbox only.
+
+    Called again with the same key it creates nothing and returns the first message. A person or
+    channel of another company is refused (a caller's bug must not leak a message).
+    """
+    now = now or clock.now()
+    people = list(to)
+    chosen = list(channels or [])
+    if company.kind != OrgKind.COMPANY:
+        raise Invalid(_("消息须发给一个公司"), field="company")
+    if severity not in Severity.values:
+        raise Invalid(_("未知的消息级别"), field="severity")
+    if any(p.company_id != company.pk for p in people):
+        raise Invalid(_("收件人不属于该公司"), field="to")
+    if any(c.company_id != company.pk for c in chosen):
+        raise Invalid(_("通知渠道不属于该公司"), field="channels")
+    with transaction.atomic():
+        message, created = Message.objects.get_or_create(company=company, key=key[:200], defaults={
+            "event": event[:60], "severity": severity, "title": title[:200], "body": body,
+            "context": context or {}, "url": absolute(url)[:500], "created_at": now})
+        if not created:
+            return message
+        rows = _deliveries(message, people, chosen, now)
+        # ignore_conflicts: the unique idempotency key is the last word on "never twice".
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        transaction.on_commit(lambda: _send_soon(message.pk))
+    return message
+
+
+def _deliveries(message: Message, people: list[Person], channels: list[Channel], now: datetime) -> list[Delivery]:
+    rows: dict[str, Delivery] = {}
+
+    def add(kind: str, channel: Channel | None, person: Person | None, address: str, skip: str = "") -> None:
+        recipient = f"p{person.pk}" if person else address
+        key = idempotency_key(message, kind, channel, recipient)
+        rows[key] = Delivery(
+            message=message, person=person, channel=channel, kind=kind, address=address[:200], idempotency_key=key,
+            status=DeliveryStatus.SKIPPED if skip else DeliveryStatus.PENDING, last_error=skip,
+            next_attempt_at=None if skip else now, created_at=now)
+
+    for person in people:
+        add(ChannelKind.INBOX, None, person, "", "" if person.is_active else _("人员已停用"))
+    for channel in channels:
+        if channel.kind == ChannelKind.INBOX:  # the inbox is always used; an inbox channel adds nothing
+            continue
+        off = "" if channel.is_active else _("渠道已停用")
+        if channel.kind in GROUP_KINDS:
+            add(channel.kind, channel, None, "", off)
+        elif channel.kind in SMS_KINDS:
+            for person in people:
+                reason = off or ("" if person.is_active else _("人员已停用")) or ("" if person.phone else _("没有手机号"))
+                add(channel.kind, channel, person, person.phone, reason)
+        elif channel.kind == ChannelKind.EMAIL:
+            # People have no e-mail address on file: only the channel's fixed addresses get mail.
+            for address in fixed_addresses(channel):
+                add(channel.kind, channel, None, address, off)
+    return list(rows.values())
+
+
+def _send_soon(message_id: int) -> None:
+    """Queue a send of this message's deliveries now, so an alarm does not wait for the minute."""
+    from anlian.notify.tasks import send_message
+
+    try:
+        send_message(message_id)
+    except Exception:  # noqa: BLE001 - the queue being down must not undo the message: the minute task sends it
+        log.exception("notify: could not queue message %s", message_id)
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+
+def send_due(now: datetime | None = None, limit: int = BATCH, message_id: int | None = None) -> dict[str, int]:
+    """Claim and send due deliveries (of one message, if given), in batches until none is due or
+    `limit` were claimed; returns counts per outcome."""
+    now = now or clock.now()
+    counts: Counter[str] = Counter()
+    recover_stuck(now, counts)
+    claimed = 0
+    while claimed < limit:
+        ids = claim(now, min(BATCH, limit - claimed), message_id)
+        if not ids:
+            break
+        claimed += len(ids)
+        for delivery in Delivery.objects.filter(pk__in=ids).select_related("message", "channel"):
+            counts[deliver(delivery, now)] += 1
+    return dict(counts)
+
+
+def claim(now: datetime, limit: int, message_id: int | None = None) -> list[int]:
+    """Mark up to `limit` due deliveries "sending" and return their ids. One statement, and it
+    re-checks the status of each row it changes: a row another worker claimed first is not ours."""
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(now)
+    only = "AND message_id = %s" if message_id is not None else ""
+    sql = (f"UPDATE {table} SET status = %s, sending_since = %s, attempts = attempts + 1 "
+           f"WHERE status IN (%s, %s) AND id IN (SELECT id FROM {table} WHERE status IN (%s, %s) "
+           f"AND next_attempt_at <= %s {only} ORDER BY next_attempt_at, id LIMIT %s) RETURNING id")
+    params: list[Any] = [DeliveryStatus.SENDING, at, *DUE, *DUE, at]
+    if message_id is not None:
+        params.append(message_id)
+    params.append(limit)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def outgoing(delivery: Delivery) -> Outgoing:
+    message = delivery.message
+    return Outgoing(title=message.title, text=message.body, url=message.url, address=delivery.address,
+                    idempotency_key=delivery.idempotency_key, severity=message.severity,
+                    extra={"delivery_id": delivery.pk, "message_id": message.pk, "message_key": message.key,
+                           "event": message.event, "company_id": message.company_id,
+                           "person_id": delivery.person_id, "language": delivery.language})
+
+
+def deliver(delivery: Delivery, now: datetime) -> str:
+    """Send one claimed delivery and record what happened; returns the new status."""
+    config = delivery.channel.config if delivery.channel else {}
+    try:
+        result = registry.transport(delivery.kind).send(config, outgoing(delivery))
+    except Exception as exc:  # noqa: BLE001 - a transport's bug: the request may or may not have left
+        log.exception("notify: transport %s raised for delivery %s", delivery.kind, delivery.pk)
+        return _unknown(delivery, now, _("发送程序出错：{e}").format(e=type(exc).__name__))
+    return record(delivery, result, now)
+
+
+def record(delivery: Delivery, result: Result, now: datetime) -> str:
+    if result.ok:
+        status, next_at, sent_at = DeliveryStatus.SENT, None, now
+    elif result.retry and delivery.attempts < MAX_ATTEMPTS:
+        status, sent_at = DeliveryStatus.RETRY, None
+        next_at = now + timedelta(minutes=RETRY_MINUTES[max(delivery.attempts, 1) - 1])
+    else:
+        status, next_at, sent_at = DeliveryStatus.DEAD, None, None
+    _finish(delivery.pk, status, next_at=next_at, sent_at=sent_at,
+            error="" if result.ok else (result.detail or _("发送失败")), response=result.response)
+    return status
+
+
+def _unknown(delivery: Delivery, now: datetime, error: str, stuck_before: datetime | None = None) -> str:
+    """The outcome of an attempt is unknown: repeat it where the receiver drops repeats."""
+    if delivery.kind in DEDUPLICATING and delivery.attempts < MAX_ATTEMPTS:
+        status, next_at = DeliveryStatus.RETRY, now + timedelta(minutes=RETRY_MINUTES[max(delivery.attempts, 1) - 1])
+    elif delivery.kind in DEDUPLICATING:
+        status, next_at = DeliveryStatus.DEAD, None
+    else:
+        status, next_at = DeliveryStatus.UNCERTAIN, None
+    _finish(delivery.pk, status, next_at=next_at, sent_at=None, error=error, response="", stuck_before=stuck_before)
+    return status
+
+
+def _finish(pk: int, status: str, *, next_at: datetime | None, sent_at: datetime | None, error: str,
+            response: str, stuck_before: datetime | None = None) -> None:
+    # Raw SQL: this runs once per delivery on the hot path, and compiling the ORM's UPDATE would
+    # cost more than running it. Only a row still "sending" is changed (and, when recovering a
+    # stuck one, only if no other worker has recovered and claimed it again meanwhile).
+    ops = connection.ops
+    table = ops.quote_name(Delivery._meta.db_table)
+    params = [status, ops.adapt_datetimefield_value(next_at), ops.adapt_datetimefield_value(sent_at),
+              str(error)[:ERROR_LIMIT], str(response or "")[:RESPONSE_LIMIT], pk, DeliveryStatus.SENDING]
+    stuck = ""
+    if stuck_before is not None:
+        stuck, params = " AND sending_since < %s", [*params, ops.adapt_datetimefield_value(stuck_before)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, next_attempt_at = %s, sent_at = %s, sending_since = NULL, "
+            f"last_error = %s, response = %s WHERE id = %s AND status = %s{stuck}", params)
+
+
+def recover_stuck(now: datetime, counts: Counter[str] | None = None) -> int:
+    """Deliveries left "sending" by a worker that died: repeat where the receiver drops repeats,
+    else mark them uncertain for a person to decide."""
+    stuck = Delivery.objects.filter(status=DeliveryStatus.SENDING, sending_since__lt=now - STUCK_AFTER)
+    error = _("发送中断（工作进程停止），无法确认对方是否收到")
+    changed = 0
+    for row in stuck.only("pk", "kind", "attempts")[:BATCH]:
+        status = _unknown(row, now, error, stuck_before=now - STUCK_AFTER)
+        changed += 1
+        if counts is not None:
+            counts[f"recovered_{status}"] += 1
+    return changed
+
+
+def send_one(delivery: Delivery, now: datetime | None = None) -> Delivery:
+    """Send a delivery now if it is due (the channel test uses it); returns it refreshed."""
+    now = now or clock.now()
+    updated = Delivery.objects.filter(pk=delivery.pk, status__in=DUE).update(
+        status=DeliveryStatus.SENDING, sending_since=now, attempts=F("attempts") + 1)
+    if updated:
+        deliver(Delivery.objects.select_related("message", "channel").get(pk=delivery.pk), now)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def resend(actor: Any, delivery: Delivery, now: datetime | None = None) -> Delivery:
+    """A person decided a dead or uncertain delivery should go again: one more attempt, with the
+    same idempotency key (a receiver that dedupes still drops it if the first did arrive).
+    Pressing it again while it is queued changes nothing."""
+    access.require(actor, MANAGE_ORG, delivery.message.company)
+    now = now or clock.now()
+    if delivery.status in (*DUE, DeliveryStatus.SENDING):
+        return delivery
+    if delivery.status not in RESENDABLE:
+        raise Conflict(_("状态为“{s}”的投递不能重发").format(s=delivery.get_status_display()), code="not_resendable")
+    if delivery.channel is not None and not delivery.channel.is_active:
+        raise Conflict(_("渠道“{c}”已停用，请先启用").format(c=delivery.channel.name), code="channel_inactive")
+    # One more attempt: a retryable failure after it goes dead again at once (no new schedule).
+    attempts = min(delivery.attempts, MAX_ATTEMPTS - 1)
+    Delivery.objects.filter(pk=delivery.pk, status__in=RESENDABLE).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=now, attempts=attempts,
+        last_error=_("{who} 于 {when} 要求重发").format(who=_actor_name(actor), when=_local(now)))
+    message_id = delivery.message_id
+    transaction.on_commit(lambda: _send_soon(message_id))
+    delivery.refresh_from_db()
+    return delivery
+
+
+def _actor_name(actor: Any) -> str:
+    person = getattr(actor, "person", None)
+    return person.name if person is not None else str(actor)
+
+
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def day_start(day: date) -> datetime:
+    """Local midnight: the log's dates are the site's local dates, like everything it shows."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# --- the delivery log ------------------------------------------------------------------------------
+
+
+def companies_for(user: Any) -> QuerySet[OrgUnit]:
+    """Companies whose channels and delivery log the user manages (MANAGE_ORG at the company)."""
+    return access.visible(OrgUnit, user, MANAGE_ORG).filter(kind=OrgKind.COMPANY).order_by("path")
+
+
+def deliveries_for(user: Any) -> QuerySet[Delivery]:
+    return access.visible(Delivery, user, MANAGE_ORG).select_related("message", "person", "channel")
+
+
+def channels_for(user: Any) -> QuerySet[Channel]:
+    return access.visible(Channel, user, MANAGE_ORG).select_related("company")
+
+
+def search(qs: QuerySet[Delivery], *, person: str = "", q: str = "", channel: str = "", status: str = "",
+           kind: str = "", start: Any = None, end: Any = None) -> QuerySet[Delivery]:
+    """The log's filters. `channel` is a channel id or "inbox"; `start`/`end` local dates."""
+    if person:
+        qs = qs.filter(Q(person__name__icontains=person) | Q(person__employee_no__icontains=person)
+                       | Q(address__icontains=person))
+    if q:
+        qs = qs.filter(Q(message__title__icontains=q) | Q(message__body__icontains=q) | Q(message__event__icontains=q))
+    if channel == "inbox":
+        qs = qs.filter(kind=ChannelKind.INBOX)
+    elif channel:
+        qs = qs.filter(channel_id=channel)
+    if status:
+        qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if start:
+        qs = qs.filter(created_at__gte=day_start(start))
+    if end:
+        qs = qs.filter(created_at__lt=day_start(end) + timedelta(days=1))
+    return qs.order_by("-created_at", "-pk")
