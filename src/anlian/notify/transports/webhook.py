@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import json
 import logging
+from urllib.parse import urlsplit
 
 import httpx
 from django.utils.translation import gettext as _
@@ -58,12 +59,24 @@ def http_result(response: httpx.Response) -> Result:
     return Result(ok=False, retry=retry, detail=f"HTTP {status}", response=answer)
 
 
+def usable_url(url) -> bool:
+    """An http(s) URL with a host and a valid port: anything else is a configuration mistake."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def post(url: str, **kwargs) -> httpx.Response | Result:
     """POST, answering the response, or a Result when nothing usable came back (never raises).
 
     Connection refused and timeouts are retried; a URL that cannot be requested at all is a
     configuration mistake that another attempt will not fix."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    if not usable_url(url):
         return Result(ok=False, detail=_("渠道配置缺少有效的 URL"))
     try:
         with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
