@@ -11,8 +11,9 @@ exactly once as far as the receiving service lets us know.
 - A failed attempt is retried after 1, 5, 30, 120 and 600 minutes, then the delivery is dead.
 - A delivery still "sending" after `STUCK_AFTER` was interrupted (the worker died mid-send): we
   cannot know whether the service got it. Where the receiver drops a repeated idempotency key
-  (the inbox's keyed notice, a signed webhook's Idempotency-Key, Aliyun SMS's OutId) it is simply
-  sent again with the same key; a group robot or an SMTP server would show it twice, so such a
+  (the inbox's keyed notice, a signed webhook's Idempotency-Key) it is simply
+  sent again with the same key; a group robot, an SMTP server or an SMS service would show it
+  twice (Aliyun documents SendSms as not idempotent: OutId only names the receipt), so such a
   delivery becomes "uncertain" and waits for a person to look and press "resend" (`resend()`).
 
 Quiet hours, routing and preferences are not decided here: callers name the people and channels.
@@ -30,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,7 +53,7 @@ RESPONSE_LIMIT = 2000
 ERROR_LIMIT = 500  # Delivery.last_error's length
 
 # Receivers that drop a repeated idempotency key: an interrupted send may be repeated with it.
-DEDUPLICATING = frozenset({ChannelKind.INBOX, ChannelKind.WEBHOOK, ChannelKind.SMS_ALIYUN})
+DEDUPLICATING = frozenset({ChannelKind.INBOX, ChannelKind.WEBHOOK})
 GROUP_KINDS = frozenset({ChannelKind.DINGTALK, ChannelKind.WECOM, ChannelKind.FEISHU, ChannelKind.WEBHOOK})
 SMS_KINDS = frozenset({ChannelKind.SMS_ALIYUN, ChannelKind.SMS_HTTP})
 DUE = (DeliveryStatus.PENDING, DeliveryStatus.RETRY)
@@ -351,3 +353,183 @@ def search(qs: QuerySet[Delivery], *, person: str = "", q: str = "", channel: st
     if end:
         qs = qs.filter(created_at__lt=day_start(end) + timedelta(days=1))
     return qs.order_by("-created_at", "-pk")
+
+
+# --- channels (admin) ------------------------------------------------------------------------------
+
+
+class Setting:
+    """One setting of a channel kind: how the page asks for it and how it is checked."""
+
+    def __init__(self, key: str, label: Any, kind: str = "text", *, required: bool = False, secret: bool = False,
+                 help: Any = "", choices: tuple = ()) -> None:
+        self.key, self.label, self.kind, self.required, self.secret = key, label, kind, required, secret
+        self.help, self.choices = help, choices
+
+
+def _settings() -> dict[str, list[Setting]]:
+    from django.utils.translation import gettext_lazy as t
+
+    # The keys are the transports' config keys (see each module in anlian.notify.transports).
+    # A robot's webhook address carries its access token: it is a secret like the signing key.
+    robot_url = Setting("webhook", t("Webhook 地址"), "url", required=True, secret=True,
+                        help=t("群设置 → 机器人 → 复制 Webhook 地址"))
+    sign_key = Setting("secret", t("加签密钥"), secret=True, help=t("机器人安全设置选“加签”时填写"))
+    return {
+        ChannelKind.DINGTALK: [robot_url, sign_key, Setting(
+            "message", t("消息样式"), "choice", choices=(("markdown", t("Markdown")), ("action_card", t("卡片（带按钮）"))))],
+        ChannelKind.WECOM: [robot_url],
+        ChannelKind.FEISHU: [robot_url, sign_key, Setting(
+            "message", t("消息样式"), "choice", choices=(("card", t("卡片")), ("text", t("纯文本"))))],
+        ChannelKind.EMAIL: [
+            Setting("host", t("SMTP 服务器"), required=True), Setting("port", t("端口"), "port"),
+            Setting("use_tls", t("SSL/TLS 连接"), "bool"), Setting("starttls", t("STARTTLS"), "bool"),
+            Setting("username", t("用户名")), Setting("password", t("密码"), secret=True),
+            Setting("from", t("发件人地址"), "email", required=True),
+            Setting("to", t("收件地址"), "emails", required=True, help=t("多个地址用逗号分隔；人员档案中没有邮箱"))],
+        ChannelKind.SMS_ALIYUN: [
+            Setting("access_key_id", t("AccessKey ID"), required=True),
+            Setting("access_key_secret", t("AccessKey Secret"), required=True, secret=True),
+            Setting("sign_name", t("短信签名"), required=True), Setting("template_code", t("模板 CODE"), required=True),
+            Setting("endpoint", t("接口地址"), "url", help=t("留空：https://dysmsapi.aliyuncs.com/"))],
+        ChannelKind.SMS_HTTP: [Setting("url", t("网关地址"), "url", required=True),
+                               Setting("token", t("访问令牌"), required=True, secret=True)],
+        ChannelKind.WEBHOOK: [Setting("url", t("接收地址"), "url", required=True),
+                              Setting("secret", t("签名密钥"), required=True, secret=True,
+                                      help=t("接收方用它验证 X-Anlian-Signature"))],
+        ChannelKind.INBOX: [],
+    }
+
+
+def settings_of(kind: str) -> list[Setting]:
+    return _settings().get(kind, [])
+
+
+MASK = "••••••"
+
+
+def masked(channel: Channel) -> dict[str, Any]:
+    """A channel's config for showing: a secret is never echoed back, only that it is set."""
+    shown = {}
+    for s in settings_of(channel.kind):
+        value = channel.config.get(s.key)
+        if s.secret:
+            shown[s.key] = MASK if value else ""
+        elif value not in (None, ""):
+            shown[s.key] = value
+    return shown
+
+
+def _clean(kind: str, given: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """Check a kind's settings; a secret left empty keeps the stored one (the page never has it)."""
+    from django.core.validators import URLValidator, validate_email
+    from django.core.exceptions import ValidationError
+
+    config: dict[str, Any] = {}
+    known = {s.key for s in settings_of(kind)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise Invalid(_("该类型渠道没有设置项：{k}").format(k=", ".join(unknown)[:100]), field="config")
+    for s in settings_of(kind):
+        value = given.get(s.key)
+        if s.secret and value in (None, "", MASK):
+            value = stored.get(s.key, "")
+        if isinstance(value, str):
+            value = value.strip()
+        if value in (None, "", False, []):
+            if s.required:
+                raise Invalid(_("请填写“{l}”").format(l=s.label), field=s.key)
+            continue
+        if s.kind == "bool":
+            if not isinstance(value, bool):
+                raise Invalid(_("“{l}”须为是或否").format(l=s.label), field=s.key)
+        elif s.kind == "port":
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+                raise Invalid(_("端口须为 1–65535 的整数"), field=s.key)
+        elif s.kind == "emails":
+            items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else None
+            if items is None or len(items) > 50:
+                raise Invalid(_("收件地址最多 50 个，用逗号分隔"), field=s.key)
+            value = [str(a).strip() for a in items if str(a).strip()]
+            try:
+                for address in value:
+                    validate_email(address)
+            except ValidationError:
+                raise Invalid(_("“{l}”中有无效的邮箱地址").format(l=s.label), field=s.key) from None
+        elif not isinstance(value, str) or len(value) > 500:
+            raise Invalid(_("“{l}”须为不超过 500 字的文字").format(l=s.label), field=s.key)
+        elif s.kind == "url":
+            try:
+                URLValidator(schemes=["http", "https"])(value)
+            except ValidationError:
+                raise Invalid(_("“{l}”须为 http 或 https 网址").format(l=s.label), field=s.key) from None
+        elif s.kind == "email":
+            try:
+                validate_email(value)
+            except ValidationError:
+                raise Invalid(_("“{l}”不是有效的邮箱地址").format(l=s.label), field=s.key) from None
+        elif s.kind == "choice" and value not in {c for c, _label in s.choices}:
+            raise Invalid(_("“{l}”的取值无效").format(l=s.label), field=s.key)
+        config[s.key] = value
+    return config
+
+
+def save_channel(actor: Any, channel: Channel | None, *, company: OrgUnit | None = None, kind: str = "",
+                 name: str, is_active: bool = True, config: dict[str, Any]) -> Channel:
+    """Add a channel to a company or change one (its kind and company stay)."""
+    if channel is None:
+        if company is None or company.kind != OrgKind.COMPANY:
+            raise Invalid(_("请选择公司"), field="company")
+        if kind not in ChannelKind.values or kind == ChannelKind.INBOX:
+            raise Invalid(_("未知的渠道类型"), field="kind")
+        channel = Channel(company=company, kind=kind)
+    access.require(actor, MANAGE_ORG, channel.company)
+    name = (name or "").strip()
+    if not name or len(name) > 60:
+        raise Invalid(_("请填写名称（不超过 60 字）"), field="name")
+    if Channel.objects.filter(company=channel.company, name=name).exclude(pk=channel.pk).exists():
+        raise Conflict(_("该公司已有名为“{n}”的渠道").format(n=name), field="name", code="duplicate")
+    if not isinstance(config, dict):
+        raise Invalid(_("配置须为对象"), field="config")
+    channel.config = _clean(channel.kind, config, channel.config if channel.pk else {})
+    channel.name, channel.is_active = name, bool(is_active)
+    channel.save()
+    return channel
+
+
+def delete_channel(actor: Any, channel: Channel) -> None:
+    access.require(actor, MANAGE_ORG, channel.company)
+    if channel.deliveries.exists():
+        raise Conflict(_("该渠道已有投递记录，只能停用，不能删除"), code="in_use")
+    channel.delete()
+
+
+def try_channel(actor: Any, channel: Channel, now: datetime | None = None) -> Delivery:
+    """Send a test message through a channel now (also a disabled one: test before enabling) and
+    keep it in the delivery log like any other. SMS goes to the tester's own phone, e-mail to the
+    channel's first fixed address."""
+    access.require(actor, MANAGE_ORG, channel.company)
+    now = now or clock.now()
+    person = getattr(actor, "person", None)
+    address = ""
+    if channel.kind in SMS_KINDS:
+        address = getattr(person, "phone", "") or ""
+        if not address:
+            raise Invalid(_("你的人员档案没有手机号，无法接收测试短信"), field="phone")
+    elif channel.kind == ChannelKind.EMAIL:
+        addresses = fixed_addresses(channel)
+        if not addresses:
+            raise Invalid(_("请先填写收件地址"), field="to")
+        address = addresses[0]
+    message = Message.objects.create(
+        company=channel.company, key=f"channel-test:{channel.pk}:{now.timestamp():.6f}", event="channel_test",
+        title=_("测试消息：{c}").format(c=channel.name),
+        body=_("这是安链发出的测试消息，收到即表示“{c}”配置正确。").format(c=channel.name),
+        url=absolute(reverse("notify:channels")), created_at=now)
+    row = Delivery.objects.create(
+        message=message, channel=channel, kind=channel.kind, address=address,
+        person=person if channel.kind in SMS_KINDS else None,
+        idempotency_key=idempotency_key(message, channel.kind, channel, address), next_attempt_at=now, created_at=now)
+    return send_one(row, now)
