@@ -602,3 +602,30 @@ def test_each_of_these_kinds_is_registered_to_its_class():
     for kind, cls in {"email": Smtp, "sms_aliyun": AliyunSms, "sms_http": HttpSms, "webhook": SignedWebhook,
                       "inbox": Inbox}.items():
         assert CLASSES[kind] == f"{cls.__module__}.{cls.__name__}" and cls.kind == kind
+
+
+def test_the_documented_receiver_snippet_verifies_a_real_request(http_server):
+    """docs/notifications.md's Python `verify` accepts what the transport sends, and nothing altered."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "notifications.md").read_text()
+    snippet = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 - our own documentation
+    server = http_server(lambda request: (204, ""))
+    assert SignedWebhook().send({"url": server.url, "secret": SECRET}, outgoing()).ok
+    [request] = server.requests
+    headers = {"X-Anlian-Timestamp": request.headers["x-anlian-timestamp"],
+               "X-Anlian-Signature": request.headers["x-anlian-signature"]}
+    assert namespace["verify"](SECRET.encode(), headers, request.body)
+    assert not namespace["verify"](SECRET.encode(), headers, request.body + b" ")
+    assert not namespace["verify"](b"another secret", headers, request.body)
+
+
+@pytest.mark.parametrize(("send", "config"), [
+    (SignedWebhook().send, {"secret": SECRET}), (HttpSms().send, {"token": "tok\r\nX-Evil: 1"}),
+])
+def test_a_line_break_never_reaches_a_request_header(http_server, send, config):
+    server = http_server(lambda request: (200, "{}"))
+    result = send({"url": server.url, **config}, outgoing(address="13900001234", idempotency_key="k\r\nX-Evil: 1"))
+    assert (result.ok, result.retry, server.requests) == (False, False, [])

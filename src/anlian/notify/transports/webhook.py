@@ -78,6 +78,8 @@ def post(url: str, **kwargs) -> httpx.Response | Result:
     configuration mistake that another attempt will not fix."""
     if not usable_url(url):
         return Result(ok=False, detail=_("渠道配置缺少有效的 URL"))
+    if not all(str(value).isprintable() for value in (kwargs.get("headers") or {}).values()):
+        return Result(ok=False, detail=_("请求头含有控制字符"))  # a line break would split the header
     try:
         with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
             return client.post(url, **kwargs)
