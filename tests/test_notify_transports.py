@@ -494,6 +494,7 @@ def test_email_arrives_as_text_and_html_with_the_link_and_a_stable_message_id(sm
     assert msg["Subject"] == "<b>报警</b>"
     assert msg["To"] == "safety@plant.example" and "alerts@anlian.example" in msg["From"]
     assert msg["Message-ID"] == f"<{KEY}@anlian.example>" == first.detail
+    assert f"Message-ID: <{KEY}@anlian.example>\r\n".encode() in handler.messages[0]
     assert message_from_bytes(handler.messages[1], policy=policy.default)["Message-ID"] == msg["Message-ID"]
     assert msg["Importance"] == "high" and msg.get_content_type() == "multipart/alternative"
     text = msg.get_body(("plain",)).get_content()

@@ -23,7 +23,7 @@ import re
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 
 from django.utils.translation import gettext as _
@@ -36,7 +36,7 @@ NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
 def message_id(key: str, sender: str) -> str:
     """`<key@domain>`: the same key gives the same Message-ID on every attempt."""
-    domain = sender.rpartition("@")[2] or "anlian.invalid"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "anlian.invalid"  # sender may be "名字 <a@b>"
     local = NOT_ID_CHARS.sub("", key)
     return f"<{local}@{domain}>" if local else make_msgid(domain=domain)
 

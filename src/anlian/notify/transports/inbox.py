@@ -8,7 +8,6 @@ the only failure is a delivery without a (still existing) person, which no retry
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from anlian.core import clock
@@ -28,9 +27,9 @@ class Inbox:
             return Result(ok=False, detail=_("没有收件人"))
         if not out.idempotency_key:
             return Result(ok=False, detail=_("缺少幂等键"))
-        with transaction.atomic():
-            notice, made = Notice.objects.get_or_create(
-                person_id=person_id, key=out.idempotency_key,
-                defaults={"title": out.title[:200], "body": out.text, "url": out.url[:500], "created_at": clock.now()},
-            )
+        # get_or_create survives a concurrent attempt: the (person, key) constraint lets one win.
+        notice, made = Notice.objects.get_or_create(
+            person_id=person_id, key=out.idempotency_key,
+            defaults={"title": out.title[:200], "body": out.text, "url": out.url[:500], "created_at": clock.now()},
+        )
         return Result(ok=True, detail=_("已放入站内消息") if made else _("站内消息已存在"), response=str(notice.pk))
