@@ -16,7 +16,7 @@ import pytest
 
 from anlian.core.errors import Conflict, Forbidden, Invalid
 from anlian.notify import delivery as engine
-from anlian.notify.models import Channel, Delivery, DeliveryStatus, Message
+from anlian.notify.models import Channel, Delivery, Message
 from anlian.notify.transports import Result, registry
 from tests.conftest import make_person
 
@@ -299,6 +299,21 @@ def test_no_duplicate_after_a_crash_mid_send_to_a_group_robot(world, transports,
     assert len(receiver.requests) == 2
 
 
+def test_a_crash_leaves_the_rest_of_its_batch_to_be_sent_later_not_uncertain(world, transports, receiver):
+    first = channel(world.a.unit, "dingtalk", "安全群", receiver.url)
+    second = channel(world.a.unit, "feishu", "飞书群", receiver.url)
+    alarm(world, [], [first, second])
+    transports["dingtalk"].crash_once = True
+    with pytest.raises(KeyboardInterrupt):
+        engine.send_due(T0)  # both claimed; the worker dies after the first request left
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sending"}
+    assert engine.send_due(T0 + timedelta(minutes=11)) == {"recovered_uncertain": 1, "recovered_retry": 1,
+                                                             "sent": 1}
+    rows = {d.kind: d for d in Delivery.objects.all()}
+    assert (rows["dingtalk"].status, rows["feishu"].status, rows["feishu"].attempts) == ("uncertain", "sent", 1)
+    assert sorted(r["key"] for r in receiver.requests) == sorted(d.idempotency_key for d in rows.values())
+
+
 def test_a_transport_bug_is_uncertain_for_a_robot_and_retried_for_a_webhook(world, transports, receiver):
     robot = channel(world.a.unit, "wecom", "班组群", receiver.url)
     hook = channel(world.a.unit, "webhook", "值班系统", receiver.url)
@@ -367,3 +382,46 @@ def test_resend_is_refused_to_others_and_for_a_disabled_channel(world, transport
     with pytest.raises(Conflict):
         engine.resend(world.a.admin.user, row)
     assert Delivery.objects.get().status == "dead"
+
+
+# --- end to end with the real transports ---------------------------------------------------------------------
+
+
+def test_real_webhook_and_inbox_deliver_once_across_a_crash(world, monkeypatch):
+    """The shipped SignedWebhook posting to a receiver that checks the signature and drops a
+    repeated Idempotency-Key, and the shipped Inbox: the worker dies after each send left."""
+    from anlian.core.models import Notice
+    from tests.test_notify_pages import SECRET, SignedReceiver
+
+    receiver = SignedReceiver(SECRET)
+    try:
+        real = {kind: registry.transport(kind) for kind in ("webhook", "inbox")}
+        crashing = set(real)
+
+        class DiesAfterSending:
+            def __init__(self, kind):
+                self.kind = kind
+
+            def send(self, config, out):
+                result = real[self.kind].send(config, out)
+                if self.kind in crashing:
+                    crashing.discard(self.kind)
+                    raise KeyboardInterrupt
+                return result
+
+        monkeypatch.setattr(registry, "transport", DiesAfterSending)
+        hook = Channel.objects.create(company=world.a.unit, kind="webhook", name="值班系统",
+                                      config={"url": receiver.url, "secret": SECRET})
+        alarm(world, [world.a.worker], [hook])
+        for _ in range(2):
+            with pytest.raises(KeyboardInterrupt):
+                engine.send_due(T0, limit=1)
+        assert engine.send_due(T0 + timedelta(minutes=11)) == {"recovered_retry": 2}
+        assert engine.send_due(T0 + timedelta(minutes=12)) == {"sent": 2}
+        assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+        assert (len(receiver.accepted), receiver.duplicates, receiver.refused) == (1, 1, 0)
+        assert receiver.accepted[0]["title"] == "可燃气体报警"
+        assert Notice.objects.filter(person=world.a.worker).count() == 1
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()

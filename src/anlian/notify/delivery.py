@@ -58,6 +58,7 @@ GROUP_KINDS = frozenset({ChannelKind.DINGTALK, ChannelKind.WECOM, ChannelKind.FE
 SMS_KINDS = frozenset({ChannelKind.SMS_ALIYUN, ChannelKind.SMS_HTTP})
 DUE = (DeliveryStatus.PENDING, DeliveryStatus.RETRY)
 RESENDABLE = (DeliveryStatus.DEAD, DeliveryStatus.UNCERTAIN)
+IN_FLIGHT = "in flight"  # last_error of a claimed delivery whose request may have left
 
 
 def absolute(url: str) -> str:
@@ -168,7 +169,7 @@ def send_due(now: datetime | None = None, limit: int = BATCH, message_id: int | 
         if not ids:
             break
         claimed += len(ids)
-        for delivery in Delivery.objects.filter(pk__in=ids).select_related("message", "channel"):
+        for delivery in Delivery.objects.filter(pk__in=ids).select_related("message", "channel").order_by("pk"):
             counts[deliver(delivery, now)] += 1
     return dict(counts)
 
@@ -179,7 +180,7 @@ def claim(now: datetime, limit: int, message_id: int | None = None) -> list[int]
     table = connection.ops.quote_name(Delivery._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(now)
     only = "AND message_id = %s" if message_id is not None else ""
-    sql = (f"UPDATE {table} SET status = %s, sending_since = %s, attempts = attempts + 1 "
+    sql = (f"UPDATE {table} SET status = %s, sending_since = %s, attempts = attempts + 1, last_error = '' "
            f"WHERE status IN (%s, %s) AND id IN (SELECT id FROM {table} WHERE status IN (%s, %s) "
            f"AND next_attempt_at <= %s {only} ORDER BY next_attempt_at, id LIMIT %s) RETURNING id")
     params: list[Any] = [DeliveryStatus.SENDING, at, *DUE, *DUE, at]
@@ -203,6 +204,10 @@ def outgoing(delivery: Delivery) -> Outgoing:
 def deliver(delivery: Delivery, now: datetime) -> str:
     """Send one claimed delivery and record what happened; returns the new status."""
     config = delivery.channel.config if delivery.channel else {}
+    if delivery.kind not in DEDUPLICATING:
+        # Claimed in a batch is not yet sent: mark the one whose request may now leave, so that
+        # after a crash only it is "uncertain" and the rest of the batch is simply sent later.
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(last_error=IN_FLIGHT)
     try:
         result = registry.transport(delivery.kind).send(config, outgoing(delivery))
     except Exception as exc:  # noqa: BLE001 - a transport's bug: the request may or may not have left
@@ -255,13 +260,20 @@ def _finish(pk: int, status: str, *, next_at: datetime | None, sent_at: datetime
 
 
 def recover_stuck(now: datetime, counts: Counter[str] | None = None) -> int:
-    """Deliveries left "sending" by a worker that died: repeat where the receiver drops repeats,
-    else mark them uncertain for a person to decide."""
-    stuck = Delivery.objects.filter(status=DeliveryStatus.SENDING, sending_since__lt=now - STUCK_AFTER)
-    error = _("发送中断（工作进程停止），无法确认对方是否收到")
+    """Deliveries left "sending" by a worker that died: one never started goes back in the queue;
+    one that may have left is repeated where the receiver drops repeats, else marked uncertain
+    for a person to decide."""
+    cutoff = now - STUCK_AFTER
+    stuck = Delivery.objects.filter(status=DeliveryStatus.SENDING, sending_since__lt=cutoff)
     changed = 0
-    for row in stuck.only("pk", "kind", "attempts")[:BATCH]:
-        status = _unknown(row, now, error, stuck_before=now - STUCK_AFTER)
+    for row in stuck.only("pk", "kind", "attempts", "last_error")[:BATCH]:
+        if row.kind in DEDUPLICATING or row.last_error == IN_FLIGHT:
+            status = _unknown(row, now, _("发送中断（工作进程停止），无法确认对方是否收到"), stuck_before=cutoff)
+        else:
+            status = DeliveryStatus.RETRY
+            Delivery.objects.filter(pk=row.pk, status=DeliveryStatus.SENDING, sending_since__lt=cutoff).update(
+                status=status, next_attempt_at=now, sending_since=None, attempts=F("attempts") - 1,
+                last_error=_("工作进程停止，尚未发送，重新排队"))
         changed += 1
         if counts is not None:
             counts[f"recovered_{status}"] += 1
