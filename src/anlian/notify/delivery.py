@@ -207,7 +207,8 @@ def deliver(delivery: Delivery, now: datetime) -> str:
     if delivery.kind not in DEDUPLICATING:
         # Claimed in a batch is not yet sent: mark the one whose request may now leave, so that
         # after a crash only it is "uncertain" and the rest of the batch is simply sent later.
-        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(last_error=IN_FLIGHT)
+        _execute("UPDATE {table} SET last_error = %s WHERE id = %s AND status = %s",
+                 [IN_FLIGHT, delivery.pk, DeliveryStatus.SENDING])
     try:
         result = registry.transport(delivery.kind).send(config, outgoing(delivery))
     except Exception as exc:  # noqa: BLE001 - a transport's bug: the request may or may not have left
@@ -247,16 +248,19 @@ def _finish(pk: int, status: str, *, next_at: datetime | None, sent_at: datetime
     # cost more than running it. Only a row still "sending" is changed (and, when recovering a
     # stuck one, only if no other worker has recovered and claimed it again meanwhile).
     ops = connection.ops
-    table = ops.quote_name(Delivery._meta.db_table)
     params = [status, ops.adapt_datetimefield_value(next_at), ops.adapt_datetimefield_value(sent_at),
               str(error)[:ERROR_LIMIT], str(response or "")[:RESPONSE_LIMIT], pk, DeliveryStatus.SENDING]
     stuck = ""
     if stuck_before is not None:
         stuck, params = " AND sending_since < %s", [*params, ops.adapt_datetimefield_value(stuck_before)]
+    _execute("UPDATE {table} SET status = %s, next_attempt_at = %s, sent_at = %s, sending_since = NULL, "
+             "last_error = %s, response = %s WHERE id = %s AND status = %s" + stuck, params)
+
+
+def _execute(sql: str, params: list[Any]) -> None:
+    """One write on the delivery table, committed at once (it is the record of what was sent)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, next_attempt_at = %s, sent_at = %s, sending_since = NULL, "
-            f"last_error = %s, response = %s WHERE id = %s AND status = %s{stuck}", params)
+        cursor.execute(sql.format(table=connection.ops.quote_name(Delivery._meta.db_table)), params)
 
 
 def recover_stuck(now: datetime, counts: Counter[str] | None = None) -> int:
