@@ -8,8 +8,11 @@ service's request, signature and error bodies it relies on.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,15 @@ class Transport(Protocol):
 
 
 TIMEOUT_SECONDS = 10.0
+
+_local = threading.local()
+
+
+def http_client() -> httpx.Client:
+    """This thread's HTTP client: connections to a webhook or gateway are kept alive between
+    deliveries (a fan-out of a thousand messages must not open a thousand TLS connections).
+    Timeouts are passed per request, so tests that shorten them still apply."""
+    client = getattr(_local, "client", None)
+    if client is None:
+        client = _local.client = httpx.Client(follow_redirects=False)
+    return client

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from anlian.core import clock
 
-from . import TIMEOUT_SECONDS, Outgoing, Result
+from . import TIMEOUT_SECONDS, Outgoing, Result, http_client
 
 # Codes DingTalk documents as "try later"; every other refusal (bad sign, unknown token, content
 # refused) stays refused however often it is sent.
@@ -145,9 +145,8 @@ def post_json(url: str, payload: dict, read: Callable[[dict], tuple[object, str]
     HTTP 429 and 5xx are worth retrying; an answer that is not the service's JSON is not."""
     try:
         target = httpx.URL(url).copy_merge_params(params or {})
-        with httpx.Client(timeout=TIMEOUT_SECONDS) as client:
-            response = client.post(target, content=encode(payload),
-                                   headers={"Content-Type": "application/json; charset=utf-8"})
+        response = http_client().post(target, content=encode(payload), timeout=TIMEOUT_SECONDS,
+                                      headers={"Content-Type": "application/json; charset=utf-8"})
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         return Result(ok=False, retry=True, detail=_("连接失败，消息未发出：%s") % exc)
     except httpx.TimeoutException as exc:

@@ -35,7 +35,7 @@ import httpx
 from django.utils.translation import gettext as _
 
 from anlian.core import clock
-from anlian.notify.transports import TIMEOUT_SECONDS, Outgoing, Result
+from anlian.notify.transports import TIMEOUT_SECONDS, Outgoing, Result, http_client
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,7 @@ def post(url: str, **kwargs) -> httpx.Response | Result:
     if not all(str(value).isprintable() for value in (kwargs.get("headers") or {}).values()):
         return Result(ok=False, detail=_("请求头含有控制字符"))  # a line break would split the header
     try:
-        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
-            return client.post(url, **kwargs)
+        return http_client().post(url, timeout=TIMEOUT_SECONDS, **kwargs)
     except httpx.TransportError as exc:  # connect, read, write, timeout, protocol
         return Result(ok=False, retry=True, detail=_("网络错误：%(error)s") % {"error": type(exc).__name__})
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
