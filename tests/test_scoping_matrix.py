@@ -35,7 +35,8 @@ from tests.flows.port import jpeg
 # add_workforce for each company; "token" is a badge's signed token, "kind" an import kind.
 WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certificate_id", "violation_id",
                     "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
-                    "batch_id", "kind", "hazard_id", "rule_id", "level", "hazard_batch_id")
+                    "batch_id", "kind", "hazard_id", "rule_id", "level", "hazard_batch_id", "channel_id",
+                    "delivery_id", "channel_kind")
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -72,7 +73,7 @@ OWN_OBJECTS: dict[str, Callable[[World], int]] = {
     **{name: (lambda w, name=name: w.b.workforce[name]) for name in WORKFORCE_PARAMS},
 }
 # Path parameters that choose among fixed values rather than name an object.
-NOT_OBJECTS = {"step_key", "kind", "level"}
+NOT_OBJECTS = {"step_key", "kind", "level", "channel_kind"}
 # Query-string filters a list page or endpoint might trust: all pointed at company A.
 FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id",
                  "contractor", "contractor_id", "person", "kind_id", "course_id")
@@ -144,6 +145,10 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("post", "/api/v1/hazards"): lambda w: {"area_id": w.a.area.pk, "category": "fire", "level": "general",
                                             "description": "越权上报", "scene": [w.b.photo.sha256]},
     ("post", "/api/v1/hazards/{hazard_id}/actions"): lambda w: {"kind": "cancel", "reason": "越权撤销"},
+    # issue 7
+    ("post", "/api/v1/notification-channels"): lambda w: {"company_id": w.a.unit.pk, "kind": "webhook", "name": "越权",
+                                                          "config": {"url": "http://127.0.0.1:9/", "secret": "x"}},
+    ("patch", "/api/v1/notification-channels/{channel_id}"): lambda w: {"name": "越权改名"},
     ("post", "/api/v1/hazard-imports"): None,  # multipart; another company's unit: tests/test_hazards_import.py
     ("post", "/api/v1/hazard-rules"): lambda w: {"company_id": w.a.unit.pk, "responsible_role": "safety_officer"},
     ("patch", "/api/v1/hazard-rules/{rule_id}"): lambda w: {"priority": 5},
@@ -200,9 +205,22 @@ def add_workforce(company, prefix: str) -> None:
         "hazard_id": add_hazard(company, prefix),
         "rule_id": DispatchRule.objects.create(owner=company.unit, responsible_role="safety_officer").pk,
         "level": "general",
+        **add_notify(company, prefix),
         "hazard_batch_id": ImportBatch.objects.create(org_unit=company.plant, kind="hazards", token=f"{prefix}hz",
                                                       created_by=company.admin, status="invalid").pk,
     }
+
+
+def add_notify(company, prefix: str) -> dict:
+    """A webhook channel and a message delivered to the company's worker (inbox) and the channel."""
+    from anlian.notify.delivery import notify
+    from anlian.notify.models import Channel
+
+    channel = Channel.objects.create(company=company.unit, kind="webhook", name=f"{prefix}渠道",
+                                     config={"url": "http://127.0.0.1:9/", "secret": "s"})
+    message = notify(company.unit, key=f"{prefix}-m", event="test", title=f"{prefix}消息", body="", url="/",
+                     severity="info", to=[company.worker], channels=[channel])
+    return {"channel_id": channel.pk, "delivery_id": message.deliveries.first().pk, "channel_kind": "webhook"}
 
 
 def add_hazard(company, prefix: str) -> int:
@@ -259,6 +277,7 @@ def a_snapshot(w: World) -> str:
 def workforce_rows(path: str) -> dict[str, list]:
     from anlian.core.models import Notice
     from anlian.hazards.models import DeadlinePolicy, DispatchRule, Hazard
+    from anlian.notify.models import Channel, Delivery
     from anlian.orgs.models import Contractor
     from anlian.training.models import Assignment, Attendance, Course, Session
     from anlian.workforce.models import (Badge, Certificate, ContractorArea, ContractorDocument, EntryCheck,
@@ -276,13 +295,14 @@ def workforce_rows(path: str) -> dict[str, list]:
         "badges": rows(Badge, "person__org_unit__path"), "entry_checks": rows(EntryCheck, "person__org_unit__path"),
         "imports": rows(ImportBatch, "org_unit__path"), "notices": rows(Notice, "person__org_unit__path"),
         "hazards": rows(Hazard, "org_unit__path"), "hazard_rules": rows(DispatchRule, "owner__path"),
+        "channels": rows(Channel, "company__path"), "deliveries": rows(Delivery, "message__company__path"),
         "hazard_deadlines": rows(DeadlinePolicy, "owner__path"),
     }
 
 
 def a_names(w: World) -> list[str]:
     return [w.a.plant.name, w.a.team.name, w.a.area.name, w.a.worker.name, w.a.officer.name, "甲自定义角色",
-            "甲专用零流程", w.a.photo.sha256, "甲承包商", "甲课程", "甲违章", "甲-Q2", "甲隐患"]  # (job numbers are per company: B has the same one)
+            "甲专用零流程", w.a.photo.sha256, "甲承包商", "甲课程", "甲违章", "甲-Q2", "甲隐患", "甲渠道", "甲消息"]  # (job numbers are per company: B has the same one)
 
 
 @pytest.fixture

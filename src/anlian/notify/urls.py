@@ -12,7 +12,7 @@ urlpatterns = [
     path("deliveries/<int:delivery_id>/", views.delivery_detail, name="delivery"),
     path("deliveries/<int:delivery_id>/resend/", views.delivery_resend, name="delivery_resend"),
     path("channels/", views.channels, name="channels"),
-    path("channels/new/<int:company_id>/<slug:kind>/", views.channel_new, name="channel_new"),
+    path("channels/new/<int:company_id>/<slug:channel_kind>/", views.channel_new, name="channel_new"),
     path("channels/<int:channel_id>/", views.channel_edit, name="channel_edit"),
     path("channels/<int:channel_id>/test/", views.channel_test, name="channel_test"),
 ]

@@ -93,9 +93,9 @@ def _kind(kind: str) -> str:
 
 
 @login_required
-def channel_new(request: HttpRequest, company_id: int, kind: str) -> HttpResponse:
+def channel_new(request: HttpRequest, company_id: int, channel_kind: str) -> HttpResponse:
     company = access.get_for_user(delivery.companies_for(request.user), request.user, company_id)
-    kind = _kind(kind)
+    kind = _kind(channel_kind)
     form = ChannelForm(request.POST or None, kind=kind)
 
     def write(data: dict[str, Any]) -> Any:
