@@ -83,9 +83,13 @@ def fixed_addresses(channel: Channel) -> list[str]:
 
 def notify(company: OrgUnit, *, key: str, event: str, title: str, body: str = "", url: str = "",
            severity: str = Severity.INFO, to: Iterable[Person] = (), channels: Iterable[Channel] | None = None,
-           context: dict | None = None, now: datetime | None = None) -> Message:
+           context: dict | None = None, now: datetime | None = None,
+           not_before: dict[int, datetime] | None = None, muted: dict[int, set[str]] | None = None) -> Message:
     """Tell `to` (each in the in-app inbox, and by SMS where an SMS channel is named and the person
     has a phone) and post to each named group channel. `channels` None: the inbox only.
+
+    Routing passes each person's choices: `not_before` holds a person's deliveries until their quiet
+    hours end (the inbox still shows at once), `muted` skips the channel kinds they turned off.
 
     Called again with the same key it creates nothing and returns the first message. A person or
     channel of another company is refused (a caller's bug must not leak a message).
@@ -107,23 +111,29 @@ def notify(company: OrgUnit, *, key: str, event: str, title: str, body: str = ""
             "context": context or {}, "url": absolute(url)[:500], "created_at": now})
         if not created:
             return message
-        rows = _deliveries(message, people, chosen, now)
+        rows = _deliveries(message, people, chosen, now, not_before or {}, muted or {})
         # ignore_conflicts: the unique idempotency key is the last word on "never twice".
         Delivery.objects.bulk_create(rows, ignore_conflicts=True)
         transaction.on_commit(lambda: _send_soon(message.pk))
     return message
 
 
-def _deliveries(message: Message, people: list[Person], channels: list[Channel], now: datetime) -> list[Delivery]:
+def _deliveries(message: Message, people: list[Person], channels: list[Channel], now: datetime,
+                not_before: dict[int, datetime], muted: dict[int, set[str]]) -> list[Delivery]:
     rows: dict[str, Delivery] = {}
 
     def add(kind: str, channel: Channel | None, person: Person | None, address: str, skip: str = "") -> None:
         recipient = f"p{person.pk}" if person else address
         key = idempotency_key(message, kind, channel, recipient)
+        if not skip and person is not None and kind in muted.get(person.pk, ()):
+            skip = _("本人已关闭该渠道")
+        due = now
+        if person is not None and kind != ChannelKind.INBOX and person.pk in not_before:
+            due = max(now, not_before[person.pk])  # quiet hours: the phone stays silent until they end
         rows[key] = Delivery(
             message=message, person=person, channel=channel, kind=kind, address=address[:200], idempotency_key=key,
             status=DeliveryStatus.SKIPPED if skip else DeliveryStatus.PENDING, last_error=skip,
-            next_attempt_at=None if skip else now, created_at=now)
+            next_attempt_at=None if skip else due, created_at=now)
 
     for person in people:
         add(ChannelKind.INBOX, None, person, "", "" if person.is_active else _("人员已停用"))

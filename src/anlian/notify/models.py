@@ -110,3 +110,74 @@ class Delivery(models.Model):
         verbose_name_plural = _("投递记录")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+
+class Route(models.Model):
+    """Which event goes to whom, per company: people holding `roles` over the item's org unit
+    (its subtree's managers), named people, and channels (robots, webhooks)."""
+
+    scope_path_lookup = "company__path"
+
+    company = models.ForeignKey("orgs.OrgUnit", verbose_name=_("所属公司"), on_delete=models.PROTECT, related_name="+")
+    event = models.CharField(_("事件"), max_length=60)
+    roles = models.JSONField(_("角色"), default=list, blank=True)
+    people = models.ManyToManyField("orgs.Person", verbose_name=_("指定人员"), blank=True, related_name="+")
+    channels = models.ManyToManyField(Channel, verbose_name=_("渠道"), blank=True, related_name="routes")
+    min_severity = models.CharField(_("最低级别"), max_length=10, choices=Severity.choices, default=Severity.INFO)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("通知规则")
+        verbose_name_plural = _("通知规则")
+        ordering = ["company", "event", "pk"]
+
+
+class Preference(models.Model):
+    """A person's own choices: channels they do not want, quiet hours (critical messages ignore them)."""
+
+    scope_path_lookup = "person__org_unit__path"
+
+    person = models.OneToOneField("orgs.Person", on_delete=models.CASCADE, related_name="notify_preference")
+    muted_kinds = models.JSONField(_("不接收的渠道"), default=list, blank=True)
+    quiet_start = models.TimeField(_("免打扰开始"), null=True, blank=True)
+    quiet_end = models.TimeField(_("免打扰结束"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知偏好")
+        verbose_name_plural = _("通知偏好")
+
+
+class MessageTemplate(models.Model):
+    """The text of an event's message in one language; shipped ones have no company, a company's
+    own replaces the shipped one. Placeholders are {name} fields of the message's context."""
+
+    scope_path_lookup = "company__path"
+
+    company = models.ForeignKey("orgs.OrgUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    event = models.CharField(_("事件"), max_length=60)
+    language = models.CharField(_("语言"), max_length=10)
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("正文"), blank=True)
+
+    class Meta:
+        verbose_name = _("消息模板")
+        verbose_name_plural = _("消息模板")
+        constraints = [models.UniqueConstraint(fields=["company", "event", "language"], name="msgtemplate_unique")]
+
+
+class EscalationPolicy(models.Model):
+    """Tiers shared by permits and hazards: after N minutes overdue, tell the managers M levels up
+    the org tree over these channel kinds (in-app → robot → SMS)."""
+
+    scope_path_lookup = "company__path"
+
+    company = models.ForeignKey("orgs.OrgUnit", verbose_name=_("所属公司"), on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("名称"), max_length=60)
+    applies_to = models.CharField(_("适用于"), max_length=20)  # e.g. hazard, permit
+    tiers = models.JSONField(_("层级"), default=list)  # [{"after_minutes": 0, "levels_up": 1, "kinds": ["inbox"]}, …]
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("升级策略")
+        verbose_name_plural = _("升级策略")
+        constraints = [models.UniqueConstraint(fields=["company", "applies_to"], name="escalationpolicy_unique")]
