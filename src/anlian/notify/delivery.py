@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 RETRY_MINUTES = (1, 5, 30, 120, 600)  # after the 1st, 2nd … failed attempt
 MAX_ATTEMPTS = len(RETRY_MINUTES) + 1  # the first try and five retries; dead after the last
 STUCK_AFTER = timedelta(minutes=10)  # far beyond a transport's timeout: the worker is gone
-BATCH = 200
+BATCH = 200  # claimed at once; its ids in one IN (…) stay far below SQLite's 999 parameters
+IN_FLIGHT_CHUNK = 20  # non-deduplicated sends marked "in flight" together: the most a crash leaves uncertain
 RESPONSE_LIMIT = 2000
 ERROR_LIMIT = 500  # Delivery.last_error's length
 
@@ -175,31 +176,55 @@ def send_due(now: datetime | None = None, limit: int = BATCH, message_id: int | 
     recover_stuck(now, counts)
     claimed = 0
     while claimed < limit:
-        ids = claim(now, min(BATCH, limit - claimed), message_id)
-        if not ids:
+        rows = _claim(now, min(BATCH, limit - claimed), message_id)
+        if not rows:
             break
-        claimed += len(ids)
-        for delivery in Delivery.objects.filter(pk__in=ids).select_related("message", "channel").order_by("pk"):
-            counts[deliver(delivery, now)] += 1
+        claimed += len(rows)
+        counts.update(_send_batch(_loaded(rows), now))
     return dict(counts)
 
 
+CLAIMED = ("id", "message_id", "channel_id", "person_id", "kind", "address", "idempotency_key", "attempts", "language")
+
+
 def claim(now: datetime, limit: int, message_id: int | None = None) -> list[int]:
-    """Mark up to `limit` due deliveries "sending" and return their ids. One statement, and it
-    re-checks the status of each row it changes: a row another worker claimed first is not ours."""
+    """Mark up to `limit` due deliveries "sending" and return their ids, oldest first."""
+    return [row[0] for row in _claim(now, limit, message_id)]
+
+
+def _claim(now: datetime, limit: int, message_id: int | None) -> list[tuple]:
+    """One statement, and it re-checks the status of each row it changes: a row another worker
+    claimed first is not ours. It returns what sending needs (`CLAIMED`), so nothing is read again."""
     table = connection.ops.quote_name(Delivery._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(now)
     only = "AND message_id = %s" if message_id is not None else ""
     sql = (f"UPDATE {table} SET status = %s, sending_since = %s, attempts = attempts + 1, last_error = '' "
            f"WHERE status IN (%s, %s) AND id IN (SELECT id FROM {table} WHERE status IN (%s, %s) "
-           f"AND next_attempt_at <= %s {only} ORDER BY next_attempt_at, id LIMIT %s) RETURNING id")
+           f"AND next_attempt_at <= %s {only} ORDER BY next_attempt_at, id LIMIT %s) RETURNING {', '.join(CLAIMED)}")
     params: list[Any] = [DeliveryStatus.SENDING, at, *DUE, *DUE, at]
     if message_id is not None:
         params.append(message_id)
     params.append(limit)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    # RETURNING follows no ORDER BY: restore the claim's order (ids grow with next_attempt_at
+    # within a message, and a batch is sent whole before the next claim anyway).
+    return sorted(rows, key=lambda row: row[0])
+
+
+def _loaded(rows: list[tuple]) -> list[Delivery]:
+    """Claimed rows as deliveries, sharing their few messages and channels (two queries a batch)."""
+    messages = Message.objects.in_bulk({row[1] for row in rows})
+    channels = Channel.objects.in_bulk({row[2] for row in rows if row[2] is not None})
+    loaded = []
+    for row in rows:
+        values = dict(zip(CLAIMED, row, strict=True))
+        delivery = Delivery(**values, status=DeliveryStatus.SENDING)
+        delivery.message = messages[values["message_id"]]
+        delivery.channel = channels.get(values["channel_id"])
+        loaded.append(delivery)
+    return loaded
 
 
 def outgoing(delivery: Delivery) -> Outgoing:
@@ -213,58 +238,101 @@ def outgoing(delivery: Delivery) -> Outgoing:
 
 def deliver(delivery: Delivery, now: datetime) -> str:
     """Send one claimed delivery and record what happened; returns the new status."""
-    config = delivery.channel.config if delivery.channel else {}
-    if delivery.kind not in DEDUPLICATING:
-        # Claimed in a batch is not yet sent: mark the one whose request may now leave, so that
-        # after a crash only it is "uncertain" and the rest of the batch is simply sent later.
-        _execute("UPDATE {table} SET last_error = %s WHERE id = %s AND status = %s",
-                 [IN_FLIGHT, delivery.pk, DeliveryStatus.SENDING])
-    try:
-        result = registry.transport(delivery.kind).send(config, outgoing(delivery))
-    except Exception as exc:  # noqa: BLE001 - a transport's bug: the request may or may not have left
-        log.exception("notify: transport %s raised for delivery %s", delivery.kind, delivery.pk)
-        return _unknown(delivery, now, _("发送程序出错：{e}").format(e=type(exc).__name__))
-    return record(delivery, result, now)
+    return _send_batch([delivery], now)[0]
 
 
-def record(delivery: Delivery, result: Result, now: datetime) -> str:
+def _send_batch(deliveries: list[Delivery], now: datetime) -> list[str]:
+    """Send claimed deliveries, channel by channel in claim order, and record the outcomes.
+
+    Outcomes are written per chunk in one transaction, after the chunk's sends: a crash before
+    that leaves the chunk "sending", which recovery handles as it handles a single send (repeated
+    with the same key where the receiver dedupes, else "uncertain" if marked in flight).
+    """
+    groups: dict[tuple[str, int | None], list[Delivery]] = {}
+    for delivery in deliveries:
+        groups.setdefault((delivery.kind, delivery.channel_id), []).append(delivery)
+    statuses = []
+    for (kind, _channel), group in groups.items():
+        transport = registry.transport(kind)
+        config = group[0].channel.config if group[0].channel else {}
+        size = BATCH if kind in DEDUPLICATING else IN_FLIGHT_CHUNK
+        for start in range(0, len(group), size):
+            chunk = group[start:start + size]
+            if kind not in DEDUPLICATING:
+                # Claimed is not yet sent: mark only the chunk whose requests may now leave, so that
+                # after a crash it alone is "uncertain" and the rest of the batch is sent later.
+                ids = [d.pk for d in chunk]
+                _execute("UPDATE {table} SET last_error = %s WHERE status = %s AND id IN ("
+                         + ", ".join(["%s"] * len(ids)) + ")", [IN_FLIGHT, DeliveryStatus.SENDING, *ids])
+            outcomes = _send_chunk(transport, config, chunk, now)
+            _finish_all([(d.pk, outcome) for d, outcome in zip(chunk, outcomes, strict=True)])
+            statuses.extend(outcome[0] for outcome in outcomes)
+    return statuses
+
+
+def _send_chunk(transport: Any, config: dict, chunk: list[Delivery], now: datetime) -> list[tuple]:
+    """Each delivery's outcome (see `_outcome`); a transport with `send_many` (the inbox) gets the
+    whole chunk at once. A transport that raises may or may not have sent: the outcome is unknown."""
+    many = getattr(transport, "send_many", None)
+    if many is not None:
+        try:
+            results = many(config, [outgoing(d) for d in chunk])
+        except Exception as exc:  # noqa: BLE001 - the transport's bug or its database's
+            log.exception("notify: transport %s raised for %d deliveries", transport.kind, len(chunk))
+            return [_unknown_outcome(d, now, _("发送程序出错：{e}").format(e=type(exc).__name__)) for d in chunk]
+        return [_outcome(d, result, now) for d, result in zip(chunk, results, strict=True)]
+    outcomes = []
+    for delivery in chunk:
+        try:
+            result = transport.send(config, outgoing(delivery))
+        except Exception as exc:  # noqa: BLE001 - a transport's bug: the request may or may not have left
+            log.exception("notify: transport %s raised for delivery %s", delivery.kind, delivery.pk)
+            outcomes.append(_unknown_outcome(delivery, now, _("发送程序出错：{e}").format(e=type(exc).__name__)))
+        else:
+            outcomes.append(_outcome(delivery, result, now))
+    return outcomes
+
+
+def _outcome(delivery: Delivery, result: Result, now: datetime) -> tuple:
+    """(status, next attempt, sent at, error, response) after an answered attempt."""
     if result.ok:
-        status, next_at, sent_at = DeliveryStatus.SENT, None, now
-    elif result.retry and delivery.attempts < MAX_ATTEMPTS:
-        status, sent_at = DeliveryStatus.RETRY, None
+        return DeliveryStatus.SENT, None, now, "", result.response
+    if result.retry and delivery.attempts < MAX_ATTEMPTS:
         next_at = now + timedelta(minutes=RETRY_MINUTES[max(delivery.attempts, 1) - 1])
-    else:
-        status, next_at, sent_at = DeliveryStatus.DEAD, None, None
-    _finish(delivery.pk, status, next_at=next_at, sent_at=sent_at,
-            error="" if result.ok else (result.detail or _("发送失败")), response=result.response)
-    return status
+        return DeliveryStatus.RETRY, next_at, None, result.detail or _("发送失败"), result.response
+    return DeliveryStatus.DEAD, None, None, result.detail or _("发送失败"), result.response
+
+
+def _unknown_outcome(delivery: Delivery, now: datetime, error: str) -> tuple:
+    """The outcome of an attempt is unknown: repeat it where the receiver drops repeats."""
+    if delivery.kind in DEDUPLICATING and delivery.attempts < MAX_ATTEMPTS:
+        next_at = now + timedelta(minutes=RETRY_MINUTES[max(delivery.attempts, 1) - 1])
+        return DeliveryStatus.RETRY, next_at, None, error, ""
+    if delivery.kind in DEDUPLICATING:
+        return DeliveryStatus.DEAD, None, None, error, ""
+    return DeliveryStatus.UNCERTAIN, None, None, error, ""
 
 
 def _unknown(delivery: Delivery, now: datetime, error: str, stuck_before: datetime | None = None) -> str:
-    """The outcome of an attempt is unknown: repeat it where the receiver drops repeats."""
-    if delivery.kind in DEDUPLICATING and delivery.attempts < MAX_ATTEMPTS:
-        status, next_at = DeliveryStatus.RETRY, now + timedelta(minutes=RETRY_MINUTES[max(delivery.attempts, 1) - 1])
-    elif delivery.kind in DEDUPLICATING:
-        status, next_at = DeliveryStatus.DEAD, None
-    else:
-        status, next_at = DeliveryStatus.UNCERTAIN, None
-    _finish(delivery.pk, status, next_at=next_at, sent_at=None, error=error, response="", stuck_before=stuck_before)
-    return status
+    outcome = _unknown_outcome(delivery, now, error)
+    _finish_all([(delivery.pk, outcome)], stuck_before=stuck_before)
+    return outcome[0]
 
 
-def _finish(pk: int, status: str, *, next_at: datetime | None, sent_at: datetime | None, error: str,
-            response: str, stuck_before: datetime | None = None) -> None:
-    # Raw SQL: this runs once per delivery on the hot path, and compiling the ORM's UPDATE would
-    # cost more than running it. Only a row still "sending" is changed (and, when recovering a
-    # stuck one, only if no other worker has recovered and claimed it again meanwhile).
+def _finish_all(outcomes: list[tuple[int, tuple]], stuck_before: datetime | None = None) -> None:
+    """Record outcomes, one statement per row in one transaction (raw SQL: compiling the ORM's
+    UPDATE would cost more than running it). Only a row still "sending" is changed (and, when
+    recovering a stuck one, only if no other worker has recovered and claimed it again meanwhile)."""
     ops = connection.ops
-    params = [status, ops.adapt_datetimefield_value(next_at), ops.adapt_datetimefield_value(sent_at),
-              str(error)[:ERROR_LIMIT], str(response or "")[:RESPONSE_LIMIT], pk, DeliveryStatus.SENDING]
-    stuck = ""
-    if stuck_before is not None:
-        stuck, params = " AND sending_since < %s", [*params, ops.adapt_datetimefield_value(stuck_before)]
-    _execute("UPDATE {table} SET status = %s, next_attempt_at = %s, sent_at = %s, sending_since = NULL, "
-             "last_error = %s, response = %s WHERE id = %s AND status = %s" + stuck, params)
+    stuck = "" if stuck_before is None else " AND sending_since < %s"
+    extra = [] if stuck_before is None else [ops.adapt_datetimefield_value(stuck_before)]
+    params = [[status, ops.adapt_datetimefield_value(next_at), ops.adapt_datetimefield_value(sent_at),
+               str(error)[:ERROR_LIMIT], str(response or "")[:RESPONSE_LIMIT], pk, DeliveryStatus.SENDING, *extra]
+              for pk, (status, next_at, sent_at, error, response) in outcomes]
+    sql = ("UPDATE {table} SET status = %s, next_attempt_at = %s, sent_at = %s, sending_since = NULL, "
+           "last_error = %s, response = %s WHERE id = %s AND status = %s" + stuck)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql.format(table=connection.ops.quote_name(Delivery._meta.db_table)), params)
 
 
 def _execute(sql: str, params: list[Any]) -> None:
