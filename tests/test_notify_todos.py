@@ -188,7 +188,8 @@ def test_the_hazard_links_open_for_the_responsible_person(world):
     plant = Plant(world)
     plant.report(at(9, 0))
     client = client_for(plant.fitter)
-    for t in todos(plant.fitter.user, at(9, 30)) + todo_list._hazards(plant.fitter.user, plant.fitter, at(9, 30), set()):
+    alone = todo_list._hazards(plant.fitter.user, plant.fitter, at(9, 30), set())
+    for t in todos(plant.fitter.user, at(9, 30)) + alone:
         for url in (t.url, t.desktop_url):
             assert client.get(url).status_code == 200, url
 
@@ -226,7 +227,8 @@ def test_the_pages_need_a_login_and_refuse_writes(world):
         assert response.status_code == 302 and "/login/" in response["Location"]
         client = client_for(world.a.worker)
         assert client.post(url, {"x": "1"}).status_code == 405
-        for query in ("?page=-1", "?kind=<script>alert(1)</script>", "?q=" + "长" * 5000, "?person=" + str(world.b.worker.pk)):
+        for query in ("?page=-1", "?kind=<script>alert(1)</script>", "?q=" + "长" * 5000,
+                      "?person=" + str(world.b.worker.pk)):
             page = client.get(url + query)
             assert page.status_code == 200 and "<script>alert" not in text(page)
 

@@ -200,8 +200,13 @@ def _training(person: Any, now: datetime) -> list[Todo]:
     rows = Assignment.objects.filter(person=person, completed_on__isnull=True).order_by("due_on", "pk")[:MAX_ROWS]
     url = reverse("training:mine")
     return [Todo("training", _("培训"), item.title,
-                 _("完成培训：已完成{done}/{need}学时").format(done=item.hours_done, need=item.hours_required),
+                 _("完成培训：已完成{done}/{need}学时").format(done=_hours(item.hours_done), need=_hours(item.hours_required)),
                  url, url, since=item.created_at, **_dated("training", item.due_on, now)) for item in rows]
+
+
+def _hours(value: Any) -> str:
+    """12.0 → "12", 7.5 → "7.5"."""
+    return f"{value:f}".rstrip("0").rstrip(".") if "." in f"{value:f}" else f"{value:f}"
 
 
 def _notices(person: Any) -> list[Todo]:
