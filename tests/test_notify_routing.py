@@ -239,3 +239,266 @@ def test_filling_never_raises_nor_evaluates(db):
 
 def test_preview_fills_example_values(db):
     assert texts.preview("hazard_alert", "zh-hans", "{level}：{number}", "")[0] == "重大隐患：YH-2026-0043"
+
+
+# --- pages -----------------------------------------------------------------------------------------------
+
+
+def test_route_pages_add_edit_delete(world, shipped):
+    a = world.a
+    channel = sms(a.unit)
+    c = client_for(a.admin)
+    assert c.get(reverse("notify_routing:routes")).status_code == 200
+    url = reverse("notify_routing:route_new", args=[a.unit.pk])
+    assert c.get(url).status_code == 200
+    r = c.post(url, {"event": "hazard_alert", "roles": ["safety_officer"], "people": "A003，A002",
+                     "channels": [str(channel.pk)], "min_severity": "warning", "is_active": "on"})
+    assert r.status_code == 302
+    made = Route.objects.get(company=a.unit)
+    assert made.roles == ["safety_officer"] and {p.pk for p in made.people.all()} == {a.worker.pk, a.officer.pk}
+    assert list(made.channels.all()) == [channel]
+    page = c.get(reverse("notify_routing:routes")).content.decode()
+    assert "重大隐患上报" in page and a.worker.name in page
+    edit = reverse("notify_routing:route_edit", args=[made.pk])
+    assert c.get(edit).status_code == 200
+    assert c.post(edit, {"event": "hazard_alert", "people": "A003", "min_severity": "info"}).status_code == 302
+    made.refresh_from_db()
+    assert made.roles == [] and not made.is_active and list(made.channels.all()) == []
+    assert c.post(reverse("notify_routing:route_delete", args=[made.pk])).status_code == 302
+    assert not Route.objects.exists()
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    ({"event": "nope", "min_severity": "info", "people": "A003"}, "event"),
+    ({"event": "hazard_alert", "min_severity": "loud", "people": "A003"}, "min_severity"),
+    ({"event": "hazard_alert", "min_severity": "info", "people": "B003"}, "该公司没有工号"),  # B's worker
+    ({"event": "hazard_alert", "min_severity": "info", "roles": ["root"]}, "roles"),
+    ({"event": "hazard_alert", "min_severity": "info"}, "请至少选择"),
+    ({"event": "hazard_alert", "min_severity": "info", "people": ",".join(f"X{i}" for i in range(60))}, "最多"),
+    ({"event": "hazard_alert", "min_severity": "info", "people": "A003", "channels": ["999999999999"]}, "channels"),
+    ({"event": "hazard_alert" * 100, "min_severity": "info", "people": "A003"}, "event"),
+])
+def test_route_page_bad_input_is_a_4xx_and_stores_nothing(world, shipped, data, error):
+    c = client_for(world.a.admin)
+    robot(world.b.unit)
+    r = c.post(reverse("notify_routing:route_new", args=[world.a.unit.pk]), data)
+    assert 400 <= r.status_code < 500
+    assert error in r.content.decode() or error in str(r.context["form"].errors)
+    assert not Route.objects.exists()
+
+
+def test_route_page_refuses_a_nul_character(world, shipped):
+    r = client_for(world.a.admin).post(reverse("notify_routing:route_new", args=[world.a.unit.pk]),
+                                       {"event": "hazard_alert", "min_severity": "info", "people": "A003\x00"})
+    assert r.status_code == 422
+    assert not Route.objects.exists()
+
+
+def test_route_pages_company_isolation(world, shipped):
+    a_route = route(world.a.unit, people=[world.a.worker])
+    b = client_for(world.b.admin)
+    page = b.get(reverse("notify_routing:routes")).content.decode()
+    assert world.a.worker.name not in page and world.a.unit.name not in page
+    for url in (reverse("notify_routing:route_new", args=[world.a.unit.pk]),
+                reverse("notify_routing:route_edit", args=[a_route.pk])):
+        assert b.get(url).status_code == 404
+        assert b.post(url, {"event": "hazard_alert", "min_severity": "info", "people": "B003"}).status_code == 404
+    assert b.post(reverse("notify_routing:route_delete", args=[a_route.pk])).status_code == 404
+    assert Route.objects.get(pk=a_route.pk).people.get() == world.a.worker
+    # a worker manages nothing
+    w = client_for(world.a.worker)
+    assert w.get(reverse("notify_routing:routes")).status_code == 403
+    assert w.get(reverse("notify_routing:route_edit", args=[a_route.pk])).status_code == 404
+    assert w.get(reverse("notify_routing:texts")).status_code == 403
+
+
+def test_text_page_preview_save_reset(world, shipped):
+    a = world.a
+    c = client_for(a.admin)
+    assert "hazard_alert" in c.get(reverse("notify_routing:texts")).content.decode()
+    url = reverse("notify_routing:text", args=[a.unit.pk, "hazard_alert", "en"])
+    page = c.get(url)
+    assert page.status_code == 200 and "Major hazard" not in page.content.decode()
+    assert "重大隐患: YH-2026-0043" in page.content.decode()  # the shipped English text, example values
+    shown = c.post(url, {"title": "ALARM {number}", "body": "at {unit}", "preview": "1"})
+    assert shown.status_code == 200 and "ALARM YH-2026-0043" in shown.content.decode()
+    assert not MessageTemplate.objects.filter(company=a.unit).exists()  # a preview saves nothing
+    assert c.post(url, {"title": "ALARM {number}", "body": "at {unit}", "save": "1"}).status_code == 302
+    assert texts.render(a.unit, "hazard_alert", "en", {"number": "N1"})[0] == "ALARM N1"
+    assert "已修改" in c.get(reverse("notify_routing:texts")).content.decode()
+    assert c.post(reverse("notify_routing:text_reset", args=[a.unit.pk, "hazard_alert", "en"])).status_code == 302
+    assert not MessageTemplate.objects.filter(company=a.unit).exists()
+
+
+@pytest.mark.parametrize("title", ["{number.__class__.__mro__}", "{number[0]}", "{nope}", "{", "", "x" * 201])
+def test_text_page_refuses_unsafe_texts(world, shipped, title):
+    c = client_for(world.a.admin)
+    url = reverse("notify_routing:text", args=[world.a.unit.pk, "hazard_alert", "zh-hans"])
+    for button in ("preview", "save"):
+        r = c.post(url, {"title": title, "body": "", button: "1"})
+        assert 400 <= r.status_code < 500
+    assert not MessageTemplate.objects.filter(company=world.a.unit).exists()
+
+
+def test_text_pages_company_isolation_and_unknown_event(world, shipped):
+    texts.save_text(SYSTEM, world.a.unit, "hazard_alert", "zh-hans", title="甲公司专用 {number}", body="")
+    b = client_for(world.b.admin)
+    a_url = reverse("notify_routing:text", args=[world.a.unit.pk, "hazard_alert", "zh-hans"])
+    assert b.get(a_url).status_code == 404
+    assert b.post(a_url, {"title": "x", "save": "1"}).status_code == 404
+    assert b.post(reverse("notify_routing:text_reset", args=[world.a.unit.pk, "hazard_alert", "zh-hans"])).status_code == 404
+    assert "甲公司专用" not in b.get(reverse("notify_routing:text", args=[world.b.unit.pk, "hazard_alert", "zh-hans"])).content.decode()
+    assert MessageTemplate.objects.get(company=world.a.unit).title == "甲公司专用 {number}"
+    a = client_for(world.a.admin)
+    assert a.get(reverse("notify_routing:text", args=[world.a.unit.pk, "nope", "zh-hans"])).status_code == 404
+    assert a.get(reverse("notify_routing:text", args=[world.a.unit.pk, "hazard_alert", "fr"])).status_code == 404
+    assert a.get(reverse("notify_routing:text", args=[world.a.plant.pk, "hazard_alert", "zh-hans"])).status_code == 404
+
+
+def test_my_settings_page(world, shipped):
+    c = client_for(world.a.worker)
+    url = reverse("notify_routing:my_settings")
+    page = c.get(url)
+    assert page.status_code == 200 and "紧急消息" in page.content.decode()
+    r = c.post(url, {"sms_off": "on", "quiet": "on", "quiet_start": "22:00", "quiet_end": "07:00"})
+    assert r.status_code == 302
+    pref = Preference.objects.get(person=world.a.worker)
+    assert pref.muted_kinds == ["sms_aliyun", "sms_http"] and pref.quiet_start == time(22) and pref.quiet_end == time(7)
+    assert c.post(url, {}).status_code == 302  # everything off
+    pref.refresh_from_db()
+    assert pref.muted_kinds == [] and pref.quiet_start is None
+
+
+@pytest.mark.parametrize("data", [
+    {"quiet": "on", "quiet_start": "22:00", "quiet_end": ""},
+    {"quiet": "on", "quiet_start": "08:00", "quiet_end": "08:00"},
+    {"quiet": "on", "quiet_start": "25:99", "quiet_end": "07:00"},
+    {"quiet": "on", "quiet_start": "x" * 5000, "quiet_end": "07:00"},
+])
+def test_my_settings_page_bad_input(world, shipped, data):
+    r = client_for(world.a.worker).post(reverse("notify_routing:my_settings"), data)
+    assert 400 <= r.status_code < 500
+    assert not Preference.objects.exists()
+
+
+def test_my_settings_needs_a_person_and_a_login(world, db):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    assert Client().get(reverse("notify_routing:my_settings")).status_code == 302  # to the login page
+    nobody = get_user_model().objects.create_user("nobody", password="correct-horse-battery-9")
+    c = Client()
+    c.force_login(nobody)
+    assert c.get(reverse("notify_routing:my_settings")).status_code == 403
+
+
+# --- API -------------------------------------------------------------------------------------------------
+
+
+def test_api_routes_crud(world, shipped):
+    a = world.a
+    channel = robot(a.unit)
+    c = client_for(a.admin)
+    r = c.post(f"{API}/notification-routes", {"company_id": a.unit.pk, "event": "hazard_escalated",
+                                              "roles": ["safety_officer"], "person_ids": [a.worker.pk],
+                                              "channel_ids": [channel.pk], "min_severity": "warning"},
+               content_type="application/json")
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["person_ids"] == [a.worker.pk] and body["channel_ids"] == [channel.pk]
+    rid = body["id"]
+    assert c.get(f"{API}/notification-routes").json()["count"] == 1
+    r = c.patch(f"{API}/notification-routes/{rid}", {"is_active": False, "person_ids": []},
+                content_type="application/json")
+    assert r.status_code == 200 and r.json()["is_active"] is False and r.json()["person_ids"] == []
+    assert r.json()["roles"] == ["safety_officer"]
+    assert c.delete(f"{API}/notification-routes/{rid}").status_code == 204
+    assert c.get(f"{API}/notification-routes/{rid}").status_code == 404
+
+
+@pytest.mark.parametrize(("body", "status", "field"), [
+    ({"event": "nope"}, 422, "event"),
+    ({"min_severity": "loud"}, 422, "min_severity"),
+    ({"roles": ["root"]}, 422, "roles"),
+    ({"person_ids": [2**63]}, 422, "person_ids.0"),
+    ({"person_ids": [0]}, 422, "person_ids.0"),
+    ({"person_ids": list(range(1, 80))}, 422, "person_ids"),
+    ({"person_ids": [999999999]}, 404, "person_ids"),
+    ({"channel_ids": [999999999]}, 404, "channel_ids"),
+    ({"company_id": 999999999}, 404, "company_id"),
+    ({"surprise": 1}, 422, "surprise"),
+    ({"event": "x" * 61}, 422, "event"),
+    ({"roles": [], "person_ids": [], "channel_ids": []}, 422, "roles"),
+])
+def test_api_route_bad_input(world, shipped, body, status, field):
+    c = client_for(world.a.admin)
+    payload = {"company_id": world.a.unit.pk, "event": "hazard_alert", "person_ids": [world.a.worker.pk], **body}
+    r = c.post(f"{API}/notification-routes", payload, content_type="application/json")
+    assert r.status_code == status, r.content
+    assert r.json()["field"] == field and r.json()["message"]
+    assert not Route.objects.exists()
+
+
+def test_api_route_malformed_and_replayed(world, shipped):
+    c = client_for(world.a.admin)
+    for raw in ("{", "[]", '"x"', '{"company_id": NaN}'):
+        r = c.post(f"{API}/notification-routes", raw, content_type="application/json")
+        assert 400 <= r.status_code < 500
+    payload = {"company_id": world.a.unit.pk, "event": "hazard_alert", "person_ids": [world.a.worker.pk] * 3}
+    for _ in range(2):
+        assert c.post(f"{API}/notification-routes", payload, content_type="application/json").status_code == 201
+    assert [list(r.people.all()) for r in Route.objects.all()] == [[world.a.worker]] * 2  # duplicates folded
+
+
+def test_api_routes_company_isolation(world, shipped):
+    a, b = world.a, world.b
+    a_route = route(a.unit, people=[a.worker])
+    bc = client_for(b.admin)
+    assert bc.get(f"{API}/notification-routes").json()["count"] == 0
+    assert bc.get(f"{API}/notification-routes/{a_route.pk}").status_code == 404
+    assert bc.patch(f"{API}/notification-routes/{a_route.pk}", {"is_active": False},
+                    content_type="application/json").status_code == 404
+    assert bc.delete(f"{API}/notification-routes/{a_route.pk}").status_code == 404
+    for body in ({"company_id": a.unit.pk}, {"person_ids": [a.worker.pk]}, {"channel_ids": [robot(a.unit).pk]}):
+        payload = {"company_id": b.unit.pk, "event": "hazard_alert", "person_ids": [b.worker.pk], **body}
+        assert bc.post(f"{API}/notification-routes", payload, content_type="application/json").status_code == 404
+    b_route = route(b.unit, people=[b.worker])
+    r = bc.patch(f"{API}/notification-routes/{b_route.pk}", {"person_ids": [a.worker.pk]},
+                 content_type="application/json")
+    assert r.status_code == 404
+    assert Route.objects.get(pk=a_route.pk).is_active and list(b_route.people.all()) == [b.worker]
+    assert client_for(a.worker).get(f"{API}/notification-routes").status_code == 403
+
+
+def test_api_my_settings(world, db):
+    c = client_for(world.a.worker)
+    assert c.get(f"{API}/me/notification-settings").json() == {
+        "muted_kinds": [], "quiet_start": None, "quiet_end": None, "critical_ignores": True}
+    r = c.put(f"{API}/me/notification-settings", {"muted_kinds": ["sms_http"], "quiet_start": "22:30",
+                                                  "quiet_end": "06:00"}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["quiet_start"] == "22:30:00"
+    assert Preference.objects.get().person == world.a.worker
+    assert client_for(world.b.worker).get(f"{API}/me/notification-settings").json()["muted_kinds"] == []
+
+
+@pytest.mark.parametrize("body", [
+    {"muted_kinds": ["inbox"]}, {"muted_kinds": ["pager"]}, {"quiet_start": "22:00"},
+    {"quiet_start": "22:00", "quiet_end": "22:00"}, {"quiet_start": "25:00", "quiet_end": "07:00"},
+    {"muted_kinds": ["sms_http"] * 11}, {"person_id": 1},
+])
+def test_api_my_settings_bad_input(world, db, body):
+    c = client_for(world.a.worker)
+    r = c.put(f"{API}/me/notification-settings", body, content_type="application/json")
+    assert r.status_code == 422, r.content
+    assert r.json()["message"]
+    assert not Preference.objects.exists()
+
+
+def test_api_needs_login_and_csrf(world, db):
+    from django.test import Client
+
+    assert Client().get(f"{API}/me/notification-settings").status_code == 401
+    r = csrf_client_for(world.a.worker).put(f"{API}/me/notification-settings", {"muted_kinds": []},
+                                            content_type="application/json")
+    assert r.status_code == 403
+    assert not Preference.objects.exists()

@@ -198,7 +198,7 @@ class SettingsForm(forms.Form):
 @login_required
 def my_settings(request: HttpRequest) -> HttpResponse:
     pref = routing.preference_of(routing.person_of(request.user))
-    form = SettingsForm(request.POST or None, initial={
+    form = SettingsForm(request.POST if request.method == "POST" else None, initial={
         "sms_off": bool(pref.muted_kinds), "quiet": pref.quiet_start is not None,
         "quiet_start": pref.quiet_start, "quiet_end": pref.quiet_end})
     status = 200
