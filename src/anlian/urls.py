@@ -12,6 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("anlian.accounts.urls")),
     path("", include("anlian.orgs.urls")),
+    path("", include("anlian.notify.urls_todos")),
     path("m/", include("anlian.orgs.mobile_urls")),
     path("", include("anlian.permits.urls")),
     path("flow-templates/", include("anlian.flows.urls")),
