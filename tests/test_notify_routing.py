@@ -17,7 +17,7 @@ from anlian.notify import api_routing, routing, texts
 from anlian.notify.models import Channel, Delivery, DeliveryStatus, Message, MessageTemplate, Preference, Route
 from anlian.orgs import services
 from anlian.orgs.access import SYSTEM
-from anlian.orgs.models import OrgKind, Role
+from anlian.orgs.models import OrgKind
 from tests.conftest import client_for, csrf_client_for, make_person
 
 # 2026-11-24 02:00 UTC is 10:00 in Shanghai (the site's zone).

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from anlian.core.errors import DomainError, Forbidden
 from anlian.core.pages import form_page, run_write
-from anlian.notify import delivery, routing, texts
-from anlian.notify.models import MessageTemplate, Route, Severity
+from anlian.notify import routing, texts
+from anlian.notify.models import Channel, MessageTemplate, Route, Severity
 from anlian.orgs import access
 
 
@@ -48,7 +48,7 @@ class RouteForm(forms.Form):
         self.company = company
         self.fields["event"].choices = list(texts.EVENTS.items())
         self.fields["roles"].choices = routing.role_choices(company)
-        self.channel_rows = list(delivery.Channel.objects.filter(company=company).order_by("name"))
+        self.channel_rows = list(Channel.objects.filter(company=company).order_by("name"))
         self.fields["channels"].choices = [(str(c.pk), f"{c.name}（{c.get_kind_display()}）") for c in self.channel_rows]
 
     def write(self, actor: Any, route: Route | None) -> Route:
