@@ -112,16 +112,17 @@ def notify(company: OrgUnit, *, key: str, event: str, title: str, body: str = ""
             "context": context or {}, "url": absolute(url)[:500], "created_at": now})
         if not created:
             return message
-        rows = _deliveries(message, people, chosen, now, not_before or {}, muted or {})
-        # ignore_conflicts: the unique idempotency key is the last word on "never twice".
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        _insert(_deliveries(message, people, chosen, now, not_before or {}, muted or {}))
         transaction.on_commit(lambda: _send_soon(message.pk))
     return message
 
 
 def _deliveries(message: Message, people: list[Person], channels: list[Channel], now: datetime,
-                not_before: dict[int, datetime], muted: dict[int, set[str]]) -> list[Delivery]:
-    rows: dict[str, Delivery] = {}
+                not_before: dict[int, datetime], muted: dict[int, set[str]]) -> list[tuple]:
+    """The rows to insert, as `INSERTED` tuples, one per idempotency key."""
+    rows: dict[str, tuple] = {}
+    adapt = connection.ops.adapt_datetimefield_value
+    at = adapt(now)
 
     def add(kind: str, channel: Channel | None, person: Person | None, address: str, skip: str = "") -> None:
         recipient = f"p{person.pk}" if person else address
@@ -131,10 +132,9 @@ def _deliveries(message: Message, people: list[Person], channels: list[Channel],
         due = now
         if person is not None and kind != ChannelKind.INBOX and person.pk in not_before:
             due = max(now, not_before[person.pk])  # quiet hours: the phone stays silent until they end
-        rows[key] = Delivery(
-            message=message, person=person, channel=channel, kind=kind, address=address[:200], idempotency_key=key,
-            status=DeliveryStatus.SKIPPED if skip else DeliveryStatus.PENDING, last_error=skip,
-            next_attempt_at=None if skip else due, created_at=now)
+        rows[key] = (message.pk, person.pk if person else None, channel.pk if channel else None, kind, address[:200],
+                     key, DeliveryStatus.SKIPPED if skip else DeliveryStatus.PENDING, 0, str(skip), "", LANGUAGE,
+                     None if skip else (at if due == now else adapt(due)), at)
 
     for person in people:
         add(ChannelKind.INBOX, None, person, "", "" if person.is_active else _("人员已停用"))
@@ -153,6 +153,22 @@ def _deliveries(message: Message, people: list[Person], channels: list[Channel],
             for address in fixed_addresses(channel):
                 add(channel.kind, channel, None, address, off)
     return list(rows.values())
+
+
+INSERTED = ("message_id", "person_id", "channel_id", "kind", "address", "idempotency_key", "status", "attempts",
+            "last_error", "response", "language", "next_attempt_at", "created_at")
+LANGUAGE = Delivery._meta.get_field("language").default
+
+
+def _insert(rows: list[tuple]) -> None:
+    """Insert deliveries; one whose idempotency key exists is left out (the unique key is the last
+    word on "never twice"). Raw SQL: the ORM's bulk_create spends more Python preparing a
+    thousand rows of plain values than the database spends storing them."""
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    sql = (f"INSERT INTO {table} ({', '.join(INSERTED)}) VALUES ({', '.join(['%s'] * len(INSERTED))}) "
+           "ON CONFLICT (idempotency_key) DO NOTHING")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _send_soon(message_id: int) -> None:
