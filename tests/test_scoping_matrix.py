@@ -36,7 +36,7 @@ from tests.flows.port import jpeg
 WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certificate_id", "violation_id",
                     "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
                     "batch_id", "kind", "hazard_id", "rule_id", "level", "hazard_batch_id", "channel_id",
-                    "delivery_id", "channel_kind")
+                    "delivery_id", "channel_kind", "route_id", "event", "language")
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -73,7 +73,7 @@ OWN_OBJECTS: dict[str, Callable[[World], int]] = {
     **{name: (lambda w, name=name: w.b.workforce[name]) for name in WORKFORCE_PARAMS},
 }
 # Path parameters that choose among fixed values rather than name an object.
-NOT_OBJECTS = {"step_key", "kind", "level", "channel_kind"}
+NOT_OBJECTS = {"step_key", "kind", "level", "channel_kind", "event", "language"}
 # Query-string filters a list page or endpoint might trust: all pointed at company A.
 FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id",
                  "contractor", "contractor_id", "person", "kind_id", "course_id")
@@ -149,6 +149,9 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("post", "/api/v1/notification-channels"): lambda w: {"company_id": w.a.unit.pk, "kind": "webhook", "name": "越权",
                                                           "config": {"url": "http://127.0.0.1:9/", "secret": "x"}},
     ("patch", "/api/v1/notification-channels/{channel_id}"): lambda w: {"name": "越权改名"},
+    ("post", "/api/v1/notification-routes"): lambda w: {"company_id": w.a.unit.pk, "event": "hazard_dispatched"},
+    ("patch", "/api/v1/notification-routes/{route_id}"): lambda w: {"is_active": False},
+    ("put", "/api/v1/me/notification-settings"): None,  # the caller's own settings only
     ("post", "/api/v1/hazard-imports"): None,  # multipart; another company's unit: tests/test_hazards_import.py
     ("post", "/api/v1/hazard-rules"): lambda w: {"company_id": w.a.unit.pk, "responsible_role": "safety_officer"},
     ("patch", "/api/v1/hazard-rules/{rule_id}"): lambda w: {"priority": 5},
@@ -214,13 +217,15 @@ def add_workforce(company, prefix: str) -> None:
 def add_notify(company, prefix: str) -> dict:
     """A webhook channel and a message delivered to the company's worker (inbox) and the channel."""
     from anlian.notify.delivery import notify
-    from anlian.notify.models import Channel
+    from anlian.notify.models import Channel, Route
 
     channel = Channel.objects.create(company=company.unit, kind="webhook", name=f"{prefix}渠道",
                                      config={"url": "http://127.0.0.1:9/", "secret": "s"})
     message = notify(company.unit, key=f"{prefix}-m", event="test", title=f"{prefix}消息", body="", url="/",
                      severity="info", to=[company.worker], channels=[channel])
-    return {"channel_id": channel.pk, "delivery_id": message.deliveries.first().pk, "channel_kind": "webhook"}
+    route = Route.objects.create(company=company.unit, event="hazard_dispatched", roles=["safety_officer"])
+    return {"channel_id": channel.pk, "delivery_id": message.deliveries.first().pk, "channel_kind": "webhook",
+            "route_id": route.pk, "event": "hazard_dispatched", "language": "zh-hans"}
 
 
 def add_hazard(company, prefix: str) -> int:

@@ -21,5 +21,6 @@ urlpatterns = [
     path("training/", include("anlian.training.urls")),
     path("hazards/", include("anlian.hazards.urls")),
     path("notifications/", include("anlian.notify.urls")),
+    path("notifications/", include("anlian.notify.urls_routing")),
     path("admin/", admin.site.urls),
 ]

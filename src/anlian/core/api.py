@@ -169,13 +169,14 @@ def _register_routers() -> None:
     from anlian.hazards import api_ledger, api_pages, api_supervision, api_timers
     from anlian.hazards.api import router as hazards_router
     from anlian.notify.api import router as notify_router
+    from anlian.notify.api_routing import router as notify_routing_router
     from anlian.training.api import router as training_router
     from anlian.workforce import api_badges, api_certificates, api_contractors, api_imports, api_qualification
 
     for router in (accounts_router, orgs_router, flows_router, training_router, api_contractors.router,
                    api_certificates.router, api_imports.router, api_badges.router, api_qualification.router,
                    hazards_router, api_pages.router, api_timers.router, api_ledger.router, api_supervision.router,
-                   notify_router):
+                   notify_router, notify_routing_router):
         api.add_router("/", router)
 
 
