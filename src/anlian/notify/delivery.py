@@ -25,6 +25,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -229,21 +230,37 @@ def _claim(now: datetime, limit: int, message_id: int | None) -> list[tuple]:
     return sorted(rows, key=lambda row: row[0])
 
 
-def _loaded(rows: list[tuple]) -> list[Delivery]:
-    """Claimed rows as deliveries, sharing their few messages and channels (two queries a batch)."""
+@dataclass(slots=True)
+class Claimed:
+    """A claimed delivery as sending needs it (a model instance per row would cost more than the
+    send's bookkeeping); `deliver` takes a `Delivery` as well."""
+
+    pk: int
+    message_id: int
+    channel_id: int | None
+    person_id: int | None
+    kind: str
+    address: str
+    idempotency_key: str
+    attempts: int
+    language: str
+    message: Message | None = None
+    channel: Channel | None = None
+
+
+def _loaded(rows: list[tuple]) -> list[Claimed]:
+    """Claimed rows with their messages and channels (two queries a batch, shared by its rows)."""
     messages = Message.objects.in_bulk({row[1] for row in rows})
     channels = Channel.objects.in_bulk({row[2] for row in rows if row[2] is not None})
     loaded = []
     for row in rows:
-        values = dict(zip(CLAIMED, row, strict=True))
-        delivery = Delivery(**values, status=DeliveryStatus.SENDING)
-        delivery.message = messages[values["message_id"]]
-        delivery.channel = channels.get(values["channel_id"])
-        loaded.append(delivery)
+        claimed = Claimed(*row)
+        claimed.message, claimed.channel = messages[claimed.message_id], channels.get(claimed.channel_id)
+        loaded.append(claimed)
     return loaded
 
 
-def outgoing(delivery: Delivery) -> Outgoing:
+def outgoing(delivery: Delivery | Claimed) -> Outgoing:
     message = delivery.message
     return Outgoing(title=message.title, text=message.body, url=message.url, address=delivery.address,
                     idempotency_key=delivery.idempotency_key, severity=message.severity,
@@ -257,14 +274,14 @@ def deliver(delivery: Delivery, now: datetime) -> str:
     return _send_batch([delivery], now)[0]
 
 
-def _send_batch(deliveries: list[Delivery], now: datetime) -> list[str]:
+def _send_batch(deliveries: list[Delivery] | list[Claimed], now: datetime) -> list[str]:
     """Send claimed deliveries, channel by channel in claim order, and record the outcomes.
 
     Outcomes are written per chunk in one transaction, after the chunk's sends: a crash before
     that leaves the chunk "sending", which recovery handles as it handles a single send (repeated
     with the same key where the receiver dedupes, else "uncertain" if marked in flight).
     """
-    groups: dict[tuple[str, int | None], list[Delivery]] = {}
+    groups: dict[tuple[str, int | None], list[Delivery | Claimed]] = {}
     for delivery in deliveries:
         groups.setdefault((delivery.kind, delivery.channel_id), []).append(delivery)
     statuses = []
@@ -286,7 +303,7 @@ def _send_batch(deliveries: list[Delivery], now: datetime) -> list[str]:
     return statuses
 
 
-def _send_chunk(transport: Any, config: dict, chunk: list[Delivery], now: datetime) -> list[tuple]:
+def _send_chunk(transport: Any, config: dict, chunk: list[Delivery | Claimed], now: datetime) -> list[tuple]:
     """Each delivery's outcome (see `_outcome`); a transport with `send_many` (the inbox) gets the
     whole chunk at once. A transport that raises may or may not have sent: the outcome is unknown."""
     many = getattr(transport, "send_many", None)
@@ -309,7 +326,7 @@ def _send_chunk(transport: Any, config: dict, chunk: list[Delivery], now: dateti
     return outcomes
 
 
-def _outcome(delivery: Delivery, result: Result, now: datetime) -> tuple:
+def _outcome(delivery: Delivery | Claimed, result: Result, now: datetime) -> tuple:
     """(status, next attempt, sent at, error, response) after an answered attempt."""
     if result.ok:
         return DeliveryStatus.SENT, None, now, "", result.response
@@ -319,7 +336,7 @@ def _outcome(delivery: Delivery, result: Result, now: datetime) -> tuple:
     return DeliveryStatus.DEAD, None, None, result.detail or _("发送失败"), result.response
 
 
-def _unknown_outcome(delivery: Delivery, now: datetime, error: str) -> tuple:
+def _unknown_outcome(delivery: Delivery | Claimed, now: datetime, error: str) -> tuple:
     """The outcome of an attempt is unknown: repeat it where the receiver drops repeats."""
     if delivery.kind in DEDUPLICATING and delivery.attempts < MAX_ATTEMPTS:
         next_at = now + timedelta(minutes=RETRY_MINUTES[max(delivery.attempts, 1) - 1])
@@ -329,7 +346,7 @@ def _unknown_outcome(delivery: Delivery, now: datetime, error: str) -> tuple:
     return DeliveryStatus.UNCERTAIN, None, None, error, ""
 
 
-def _unknown(delivery: Delivery, now: datetime, error: str, stuck_before: datetime | None = None) -> str:
+def _unknown(delivery: Delivery | Claimed, now: datetime, error: str, stuck_before: datetime | None = None) -> str:
     outcome = _unknown_outcome(delivery, now, error)
     _finish_all([(delivery.pk, outcome)], stuck_before=stuck_before)
     return outcome[0]
