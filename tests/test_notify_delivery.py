@@ -337,6 +337,118 @@ def test_two_recoverers_change_a_stuck_row_once(world, transports):
     assert (row.status, row.attempts) == ("sending", 2)
 
 
+def test_a_crash_mid_chunk_leaves_that_chunk_uncertain_and_later_chunks_to_be_sent(world, transports, receiver,
+                                                                                    monkeypatch):
+    """Non-deduplicated sends are marked in flight a chunk at a time (one UPDATE, not one per send):
+    after a crash the whole chunk is uncertain, sent or not, and the chunks after it go out."""
+    monkeypatch.setattr(engine, "IN_FLIGHT_CHUNK", 2)
+    people = [make_person(world.a.team, f"工人{i}", f"A3{i:02}") for i in range(5)]
+    for i, person in enumerate(people):
+        person.phone = f"1380000000{i}"
+        person.save()
+    sms = channel(world.a.unit, "sms_http", "短信", "", base=receiver.url)
+    alarm(world, people, [sms])
+    transports["sms_http"].crash_once = True
+    with pytest.raises(KeyboardInterrupt):
+        engine.send_due(T0)  # the inbox went out; the first SMS left, then the worker died
+    texts = Delivery.objects.filter(kind="sms_http").order_by("pk")
+    assert [d.last_error for d in texts] == [engine.IN_FLIGHT] * 2 + [""] * 3
+    assert engine.send_due(T0 + timedelta(minutes=11)) == {"recovered_uncertain": 2, "recovered_retry": 3, "sent": 3}
+    assert [d.status for d in texts.all()] == ["uncertain"] * 2 + ["sent"] * 3
+    sms_requests = [r for r in receiver.requests if r["path"] != "/inbox"]
+    assert len(sms_requests) == 4  # the second of the first chunk never left: uncertain all the same
+    assert len({r["key"] for r in sms_requests}) == 4
+
+
+def test_a_chunk_records_each_outcome_of_its_own(world, transports, receiver):
+    people = [world.a.worker, world.a.officer, world.a.admin]
+    for person, phone in zip(people, ["13800000001", "13800000002", "13800000003"], strict=True):
+        person.phone = phone
+        person.save()
+    sms = channel(world.a.unit, "sms_http", "短信", "", base=receiver.url)
+    alarm(world, people, [sms])
+    answers = {"13800000001": Result(ok=True, response="ok-1"),
+               "13800000002": Result(ok=False, retry=True, detail="HTTP 503", response="busy"),
+               "13800000003": Result(ok=False, detail="HTTP 400", response="bad number")}
+    transports["sms_http"].send = lambda config, out: answers[out.address]
+    assert engine.send_due(T0) == {"sent": 4, "retry": 1, "dead": 1}  # three inbox notices, three texts
+    rows = {d.address: d for d in Delivery.objects.filter(kind="sms_http").order_by("address")}
+    assert [(d.status, d.last_error, d.response, d.sent_at, d.next_attempt_at) for d in rows.values()] == [
+        ("sent", "", "ok-1", T0, None), ("retry", "HTTP 503", "busy", None, T0 + timedelta(minutes=1)),
+        ("dead", "HTTP 400", "bad number", None, None)]
+
+
+# --- the in-app inbox, a batch at a time --------------------------------------------------------------------
+
+
+@pytest.fixture
+def real_inbox(monkeypatch):
+    from anlian.notify.transports.inbox import Inbox
+
+    inbox = Inbox()
+    monkeypatch.setattr(registry, "transport", lambda kind: inbox)
+    return inbox
+
+
+def test_the_inbox_of_many_people_is_a_few_statements(world, real_inbox, django_assert_max_num_queries):
+    from anlian.core.models import Notice
+
+    people = [make_person(world.a.team, f"工人{i}", f"A4{i:02}") for i in range(60)]
+    alarm(world, people)
+    # recovery, claim, message, person check, notice insert, outcomes, transactions: not per person
+    with django_assert_max_num_queries(16):
+        assert engine.send_due(T0) == {"sent": 60}
+    notices = {n.person_id: n for n in Notice.objects.filter(person__in=people)}
+    assert len(notices) == 60 and {n.title for n in notices.values()} == {"可燃气体报警"}
+    for row in Delivery.objects.all():
+        assert (row.status, row.response, row.sent_at) == ("sent", str(notices[row.person_id].pk), T0)
+        assert notices[row.person_id].key == row.idempotency_key
+
+
+def test_the_inbox_batch_survives_a_crash_before_its_outcomes_were_recorded(world, real_inbox, monkeypatch):
+    from anlian.core.models import Notice
+
+    people = [world.a.worker, world.a.officer, world.a.admin]
+    alarm(world, people)
+    finish = engine._finish_all
+
+    def dies(*args, **kwargs):
+        monkeypatch.setattr(engine, "_finish_all", finish)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "_finish_all", dies)
+    with pytest.raises(KeyboardInterrupt):
+        engine.send_due(T0)  # the notices are written; the worker died before recording it
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sending"}
+    assert engine.send_due(T0 + timedelta(minutes=11)) == {"recovered_retry": 3}
+    assert engine.send_due(T0 + timedelta(minutes=12)) == {"sent": 3}
+    assert Notice.objects.filter(person__in=people).count() == 3  # the repeat found them: none twice
+    for row in Delivery.objects.all():
+        assert row.response == str(Notice.objects.get(person_id=row.person_id, key=row.idempotency_key).pk)
+
+
+def test_inbox_send_many_answers_each_in_order(world, real_inbox):
+    from anlian.core.models import Notice
+    from anlian.notify.transports import Outgoing
+
+    def out(person_id, key):
+        return Outgoing(title="标题", text="正文", idempotency_key=key, extra={"person_id": person_id})
+
+    Notice.objects.create(person=world.a.officer, key="k-old", title="旧", created_at=T0)
+    results = real_inbox.send_many({}, [
+        out(world.a.worker.pk, "k-new"), out(10**9, "k-x"), out(world.a.worker.pk, ""), out("1", "k-y"),
+        out(world.a.officer.pk, "k-old"), out(world.a.worker.pk, "k-new")])
+    assert [(r.ok, r.retry) for r in results] == [(True, False), (False, False), (False, False), (False, False),
+                                                  (True, False), (True, False)]
+    assert [r.detail for r in results] == ["已放入站内消息", "没有收件人", "缺少幂等键", "没有收件人",
+                                           "站内消息已存在", "已放入站内消息"]
+    new = Notice.objects.get(key="k-new")
+    assert results[0].response == results[5].response == str(new.pk)
+    assert results[4].response == str(Notice.objects.get(key="k-old").pk)
+    assert Notice.objects.count() == 2 and Notice.objects.get(key="k-old").title == "旧"  # not overwritten
+    assert real_inbox.send_many({}, []) == []
+
+
 # --- resend ------------------------------------------------------------------------------------------------------
 
 
