@@ -6,8 +6,10 @@ exactly once as far as the receiving service lets us know.
   recipient), so neither a replayed call nor a retried timer ever creates a second one.
 - `send_due()` is the worker's loop. It claims due deliveries with one UPDATE … RETURNING that
   only matches rows still pending or waiting for a retry, so of two workers exactly one wins each
-  row; it sends them through their transport and records the outcome on the row right after each
-  send (a crash loses at most the one in flight).
+  row; it sends them through their transport, channel by channel, and records the outcomes of
+  each chunk in one transaction right after the chunk (the inbox writes a whole batch of notices
+  at once). Before a chunk of sends to a receiver that cannot drop repeats, one UPDATE marks the
+  chunk "in flight" (`IN_FLIGHT_CHUNK` rows): a crash makes that chunk uncertain, never more.
 - A failed attempt is retried after 1, 5, 30, 120 and 600 minutes, then the delivery is dead.
 - A delivery still "sending" after `STUCK_AFTER` was interrupted (the worker died mid-send): we
   cannot know whether the service got it. Where the receiver drops a repeated idempotency key
