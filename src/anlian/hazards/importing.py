@@ -75,6 +75,7 @@ from anlian.workforce.importing import (
     _read_upload,
     _shown,
     as_text,
+    check_batch,
     company_of,
     header_problems,
     open_book,
@@ -460,24 +461,7 @@ def check_import(batch_id: int) -> None:
         pk=batch_id, kind=KIND, status=ImportStatus.CHECKING).first()
     if batch is None:
         return
-
-    def progress(rows: int) -> None:
-        ImportBatch.objects.filter(pk=batch_id).update(processed_rows=rows)
-
-    try:
-        sheet = read(batch, progress)
-        preview = preview_of(batch)
-    except Exception:  # noqa: BLE001 - a file that breaks the reader half-way is the user's to fix
-        log.exception("hazard import %s: the sheet could not be read", batch_id)
-        _finish(batch_id, ImportStatus.INVALID, errors=[
-            {"row": None, "column": "", "message": _("文件内容损坏，无法读完：请在 Excel 中另存后再上传")}])
-        return
-    if sheet.errors:
-        _finish(batch_id, ImportStatus.INVALID, total_rows=sheet.rows, processed_rows=sheet.rows,
-                errors=sheet.errors, preview=preview)
-    else:
-        ImportBatch.objects.filter(pk=batch_id).update(status=ImportStatus.READY, total_rows=sheet.rows,
-                                                       processed_rows=sheet.rows, errors=[], preview=preview)
+    check_batch(batch, read, preview_of)
 
 
 def confirm(actor: Any, batch: ImportBatch) -> ImportBatch:

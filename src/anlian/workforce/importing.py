@@ -894,24 +894,31 @@ def check_import(batch_id: int) -> None:
         pk=batch_id, status=ImportStatus.CHECKING).first()
     if batch is None:
         return  # checked already (a repeated task)
+    check_batch(batch, read, preview_of)
+
+
+def check_batch(batch: Any, read_rows: Callable, preview: Callable) -> None:
+    """Check every row of a batch (worker), saving progress, and settle it: invalid with its
+    errors, or ready to import. Shared by every Excel import."""
+    batch_id = batch.pk
 
     def progress(rows: int) -> None:
         ImportBatch.objects.filter(pk=batch_id).update(processed_rows=rows)
 
     try:
-        sheet = read(batch, progress)
-        preview = preview_of(batch)
+        sheet = read_rows(batch, progress)
+        shown = preview(batch)
     except Exception:  # noqa: BLE001 - a file that breaks the reader half-way is the user's to fix
-        log.exception("import %s: the sheet could not be read", batch_id)
+        log.exception("%s import %s: the sheet could not be read", batch.kind, batch_id)
         _finish(batch_id, ImportStatus.INVALID, errors=[
             {"row": None, "column": "", "message": _("文件内容损坏，无法读完：请在 Excel 中另存后再上传")}])
         return
     if sheet.errors:
         _finish(batch_id, ImportStatus.INVALID, total_rows=sheet.rows, processed_rows=sheet.rows,
-                errors=sheet.errors, preview=preview)
+                errors=sheet.errors, preview=shown)
     else:
         ImportBatch.objects.filter(pk=batch_id).update(status=ImportStatus.READY, total_rows=sheet.rows,
-                                                       processed_rows=sheet.rows, errors=[], preview=preview)
+                                                       processed_rows=sheet.rows, errors=[], preview=shown)
 
 
 def confirm(actor: Any, batch: ImportBatch) -> ImportBatch:
