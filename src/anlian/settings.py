@@ -100,6 +100,9 @@ INSTALLED_APPS = [
     "anlian.workforce",
     "anlian.hazards",
     "anlian.notify",
+    "anlian.seal",
+    "anlian.audit",
+    "anlian.dossiers",
 ]
 
 MIDDLEWARE = [

@@ -22,5 +22,8 @@ urlpatterns = [
     path("hazards/", include("anlian.hazards.urls")),
     path("notifications/", include("anlian.notify.urls")),
     path("notifications/", include("anlian.notify.urls_routing")),
+    path("", include("anlian.seal.urls")),
+    path("audit/", include("anlian.audit.urls")),
+    path("", include("anlian.dossiers.urls")),
     path("admin/", admin.site.urls),
 ]
