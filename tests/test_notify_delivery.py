@@ -402,7 +402,7 @@ def test_the_inbox_of_many_people_is_a_few_statements(world, real_inbox, django_
     assert len(notices) == 60 and {n.title for n in notices.values()} == {"可燃气体报警"}
     for row in Delivery.objects.all():
         assert (row.status, row.response, row.sent_at) == ("sent", str(notices[row.person_id].pk), T0)
-        assert notices[row.person_id].key == row.idempotency_key
+        assert notices[row.person_id].key == row.message.key  # the message key: one notice per person
 
 
 def test_the_inbox_batch_survives_a_crash_before_its_outcomes_were_recorded(world, real_inbox, monkeypatch):
@@ -424,7 +424,7 @@ def test_the_inbox_batch_survives_a_crash_before_its_outcomes_were_recorded(worl
     assert engine.send_due(T0 + timedelta(minutes=12)) == {"sent": 3}
     assert Notice.objects.filter(person__in=people).count() == 3  # the repeat found them: none twice
     for row in Delivery.objects.all():
-        assert row.response == str(Notice.objects.get(person_id=row.person_id, key=row.idempotency_key).pk)
+        assert row.response == str(Notice.objects.get(person_id=row.person_id, key=row.message.key).pk)
 
 
 def test_inbox_send_many_answers_each_in_order(world, real_inbox):

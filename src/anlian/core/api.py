@@ -172,6 +172,7 @@ def _register_routers() -> None:
     from anlian.hazards import api_ledger, api_pages, api_supervision, api_timers
     from anlian.hazards.api import router as hazards_router
     from anlian.notify.api import router as notify_router
+    from anlian.notify.api_escalation import router as notify_escalation_router
     from anlian.notify.api_routing import router as notify_routing_router
     from anlian.training.api import router as training_router
     from anlian.workforce import api_badges, api_certificates, api_contractors, api_imports, api_qualification
@@ -179,7 +180,7 @@ def _register_routers() -> None:
     for router in (accounts_router, orgs_router, flows_router, training_router, api_contractors.router,
                    api_certificates.router, api_imports.router, api_badges.router, api_qualification.router,
                    hazards_router, api_pages.router, api_timers.router, api_ledger.router, api_supervision.router,
-                   notify_router, notify_routing_router, seal_router, audit_router, dossiers_router):
+                   notify_router, notify_routing_router, notify_escalation_router, seal_router, audit_router, dossiers_router):
         api.add_router("/", router)
 
 

@@ -6,24 +6,27 @@ Each dispatched hazard carries three clocks, set from its level's policy at disp
 (stopped by `received_at`), on site (`on_site_at`) and rectify (`rectified_at`). For a clock
 still running:
 
-- at due − remind_before the people it was dispatched to get one reminder (Notice key);
+- at due − remind_before the people it was dispatched to get one reminder (event
+  `hazard_reminder`, once per hazard and clock);
 - from due on (at the due minute itself) the hazard is marked overdue, and the mark is taken off
   once no clock of it is overdue any more (the stage was reached, even late);
-- escalation tier n is due at due + (n − 1) × escalate_every and tells the managers (role
-  "manager", else "safety_officer", the nearest such people from that unit up to the company) of
-  the n-th unit above the responsible unit AND of the n-th unit above the area's unit (the
-  reporter's side). A side that has reached its company stays there; escalation ends once both
-  sides have reached it (tier 1 at least), and never goes above the company.
+- escalation follows the company's escalation policy for hazards (`anlian.notify.escalation`,
+  shared with permits): tier n tells the managers of the unit `levels_up` above the responsible
+  unit AND above the area's unit (the reporter's side) over the tier's channel kinds. Without a
+  policy of its own a company gets the default: tier n at due + (n − 1) × escalate_every of the
+  level's deadline policy, n levels up, until both sides have reached the company (tier 1 at
+  least); inbox, then robots, then SMS. Never above the company.
 
 Exactly once: a tier is an `Escalation` row, unique per (hazard, stage, tier), created together
-with its notices in one savepoint, so a repeated run — or two workers racing — sends nothing new.
-A worker that was down sends every tier it missed, lowest first, each once: each tier reaches
-other people (a plant manager who never heard of it should not be skipped because the company is
-told now), and the escalation record then shows every level that was told and when.
+with its message (event `hazard_escalated`, one per key) in one savepoint, so a repeated run — or
+two workers racing — sends nothing new. A worker that was down sends every tier it missed, lowest
+first, each once: each tier reaches other people (a plant manager who never heard of it should not
+be skipped because the company is told now), and the escalation record then shows every level
+that was told and when.
 
 Bounded: one query for the candidate hazards, and per chunk of them one each for the tiers
 already sent, the dispatch events (who is responsible) and the reminders already sent; the
-managers of all units involved are read in one query per run.
+managers of all units involved are read in one query per run; each message sent is a few more.
 """
 
 from __future__ import annotations
@@ -42,12 +45,14 @@ from django.utils.translation import gettext_lazy
 
 from anlian.core import clock
 from anlian.core.errors import Invalid
-from anlian.core.models import Notice
 from anlian.flows.models import Event
 from anlian.hazards import services
 from anlian.hazards.models import DeadlinePolicy, Escalation, Hazard, HazardLevel
+from anlian.notify import escalation
+from anlian.notify.models import ChannelKind, Severity
+from anlian.notify.routing import notify_event
 from anlian.orgs import access
-from anlian.orgs.models import OrgKind, OrgUnit, Person, Role, RoleGrant
+from anlian.orgs.models import OrgKind, OrgUnit, Person, Role
 from anlian.orgs.permissions import MANAGE_ORG
 
 
@@ -64,7 +69,6 @@ CLOCKS = (
     Clock("on_site", "on_site_due", "on_site_at", gettext_lazy("到场")),
     Clock("rectify", "rectify_due", "rectified_at", gettext_lazy("整改")),
 )
-ESCALATION_ROLES = ("manager", "safety_officer")  # the first of these found at a unit is told
 CHUNK = 500
 
 
@@ -83,10 +87,10 @@ def run_timers(now: datetime | None = None) -> dict[str, int]:
     candidates = (services.live(Hazard.objects.filter(Q(overdue=True) | running))
                   .select_related("instance", "org_unit", "responsible_unit").order_by("pk"))
     counts = {"hazards": 0, "reminders": 0, "escalations": 0, "overdue": 0, "cleared": 0}
-    managers = _Managers()
+    managers, tier_policies = escalation.Managers(), escalation.Policies("hazard")
     for chunk in _chunks(candidates.iterator(chunk_size=CHUNK), CHUNK):
         counts["hazards"] += len(chunk)
-        _run_chunk(chunk, now, limits, managers, counts)
+        _run_chunk(chunk, now, limits, tier_policies, managers, counts)
     return counts
 
 
@@ -101,11 +105,11 @@ def _chunks(items: Iterable[Hazard], size: int) -> Iterator[list[Hazard]]:
         yield chunk
 
 
-def _run_chunk(chunk: list[Hazard], now: datetime, limits: _Policies, managers: _Managers,
-               counts: dict[str, int]) -> None:
+def _run_chunk(chunk: list[Hazard], now: datetime, limits: _Policies, tier_policies: escalation.Policies,
+               managers: escalation.Managers, counts: dict[str, int]) -> None:
     sent = set(Escalation.objects.filter(hazard__in=chunk).values_list("hazard_id", "stage", "tier"))
     reminders: list[tuple[Hazard, Clock]] = []
-    escalations: list[tuple[Hazard, Clock, int]] = []
+    escalations: list[tuple[Hazard, Clock, escalation.Tier]] = []
     mark, clear = [], []
     for hazard in chunk:
         policy = limits.of(hazard)
@@ -116,9 +120,9 @@ def _run_chunk(chunk: list[Hazard], now: datetime, limits: _Policies, managers: 
                 continue
             if now >= due:
                 late = True
-                every = timedelta(minutes=max(policy["escalate_every_minutes"], 1))
-                fired = min(_last_tier(hazard), (now - due) // every + 1)
-                escalations += [(hazard, c, t) for t in range(1, fired + 1) if (hazard.pk, c.key, t) not in sent]
+                tiers = tier_policies.tiers(hazard.company_id, policy["escalate_every_minutes"], _sides(hazard))
+                escalations += [(hazard, c, t) for t in escalation.due(tiers, now - due)
+                                if (hazard.pk, c.key, t.number) not in sent]
             elif now >= due - timedelta(minutes=policy["remind_before_minutes"]):
                 reminders.append((hazard, c))
         if late and not hazard.overdue:
@@ -127,7 +131,7 @@ def _run_chunk(chunk: list[Hazard], now: datetime, limits: _Policies, managers: 
             clear.append(hazard.pk)
     counts["reminders"] += _remind(reminders, now)
     if escalations:
-        managers.load(escalations)
+        managers.load(side for hazard, _c, _t in escalations for side in _sides(hazard))
         for hazard, c, tier in escalations:  # in order: a stage's tiers lowest first
             counts["escalations"] += _escalate(hazard, c, tier, managers, now)
     # Only live hazards: one closed meanwhile keeps the mark its closing cleared.
@@ -135,41 +139,26 @@ def _run_chunk(chunk: list[Hazard], now: datetime, limits: _Policies, managers: 
     counts["cleared"] += Hazard.objects.filter(pk__in=clear).update(overdue=False) if clear else 0
 
 
-def _ladder(unit: OrgUnit | None, company_id: int) -> list[int]:
-    """Unit ids from the company down to `unit` (empty when the unit is not in that company)."""
-    if unit is None:
-        return []
-    ids = unit.ancestor_ids()
-    return ids[ids.index(company_id):] if company_id in ids else []
-
-
 def _sides(hazard: Hazard) -> list[list[int]]:
-    sides = [_ladder(hazard.responsible_unit, hazard.company_id), _ladder(hazard.org_unit, hazard.company_id)]
+    """The ladders escalation climbs: the responsible unit's and the area's unit's."""
+    sides = [escalation.ladder(hazard.responsible_unit, hazard.company_id),
+             escalation.ladder(hazard.org_unit, hazard.company_id)]
     return [side for side in sides if side]
-
-
-def _last_tier(hazard: Hazard) -> int:
-    """The tier at which both sides have reached the company (at least one tier)."""
-    return max([1, *(len(side) - 1 for side in _sides(hazard))])
-
-
-def _tier_unit(side: list[int], tier: int) -> int:
-    """The tier-th unit above the side's own unit, or the company when that is above it."""
-    return side[max(len(side) - 1 - tier, 0)]
 
 
 def _url(hazard: Hazard) -> str:
     return reverse("permits:job", args=[hazard.instance_id])
 
 
-def _notices(people: Iterable[Person], key: str, title: str, body: str, url: str, now: datetime) -> int:
-    made = Notice.objects.bulk_create([Notice(person=p, key=key, title=title[:200], body=body, url=url, created_at=now)
-                                       for p in people], ignore_conflicts=True)
-    return len(made)
-
-
 def _local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _context(hazard: Hazard, c: Clock) -> dict[str, Any]:
+    """The placeholders of the hazard_reminder and hazard_escalated texts."""
+    return {"number": hazard.instance.number, "description": hazard.description, "stage": str(c.label),
+            "when": _local(getattr(hazard, c.due)), "level": hazard.get_level_display(),
+            "unit": str(hazard.responsible_unit or hazard.org_unit)}
 
 
 # --- reminders -----------------------------------------------------------------------------------------
@@ -192,79 +181,48 @@ def _responsible(hazards: list[Hazard]) -> dict[int, list[int]]:
 
 
 def _remind(due: list[tuple[Hazard, Clock]], now: datetime) -> int:
-    """One reminder per (hazard, clock) to each responsible person; those already told are skipped
-    (and the notice key would refuse them anyway)."""
+    """One reminder message per (hazard, clock) to its responsible people (event hazard_reminder);
+    one already sent is skipped (and its key would refuse it anyway)."""
+    if not due:
+        return 0
+    sent = escalation.sent_keys({h.company_id for h, _c in due}, {_remind_key(h, c) for h, c in due})
+    due = [(h, c) for h, c in due if (h.company_id, _remind_key(h, c)) not in sent]
     if not due:
         return 0
     named = _responsible([h for h, _c in due])
     people = Person.objects.in_bulk({pk for pks in named.values() for pk in pks})
-    keys = {_remind_key(h, c) for h, c in due}
-    told = set(Notice.objects.filter(person_id__in=list(people), key__in=keys).values_list("person_id", "key"))
     created = 0
     for hazard, c in due:
-        key = _remind_key(hazard, c)
-        to = [people[pk] for pk in named.get(hazard.instance_id, []) if pk in people and people[pk].is_active
-              and (pk, key) not in told]
+        to = [people[pk] for pk in named.get(hazard.instance_id, []) if pk in people and people[pk].is_active]
         if not to:
             continue
-        due_at = getattr(hazard, c.due)
-        title = _("隐患{n}将于{when}{stage}超期").format(n=hazard.instance.number, when=_local(due_at),
-                                                    stage=str(c.label))
-        body = _("请在{when}前完成“{stage}”：{d}").format(when=_local(due_at), stage=str(c.label), d=hazard.description)
-        created += _notices(to, key, title, body, _url(hazard), now)
+        message = notify_event(hazard.company, event="hazard_reminder", key=_remind_key(hazard, c),
+                               unit=hazard.responsible_unit or hazard.org_unit, people=to,
+                               context=_context(hazard, c), url=_url(hazard), now=now)
+        created += message.deliveries.filter(kind=ChannelKind.INBOX).count()
     return created
 
 
 # --- escalation ----------------------------------------------------------------------------------------
 
 
-class _Managers:
-    """Who is told at a unit: its managers, else its safety officers, else those of the nearest unit
-    above it — never above the company. Grants of every unit involved are read in one query."""
-
-    def __init__(self) -> None:
-        self._at: dict[int, dict[str, list[Person]]] = {}
-
-    def load(self, escalations: list[tuple[Hazard, Clock, int]]) -> None:
-        wanted = {pk for hazard, _c, _t in escalations for side in _sides(hazard) for pk in side} - set(self._at)
-        if not wanted:
-            return
-        for pk in wanted:
-            self._at[pk] = {}
-        grants = RoleGrant.objects.filter(org_unit_id__in=wanted, role__code__in=ESCALATION_ROLES,
-                                          person__is_active=True).select_related("person", "role")
-        for grant in grants:
-            self._at[grant.org_unit_id].setdefault(grant.role.code, []).append(grant.person)
-
-    def nearest(self, side: list[int], upto: int) -> list[Person]:
-        """From side[upto] up to the company (side[0])."""
-        for pk in reversed(side[:upto + 1]):
-            held = self._at.get(pk, {})
-            for role in ESCALATION_ROLES:
-                if held.get(role):
-                    return held[role]
-        return []
-
-
-def _escalate(hazard: Hazard, c: Clock, tier: int, managers: _Managers, now: datetime) -> int:
-    """Record tier `tier` of clock `c` and tell both sides; 0 when it was already recorded
-    (another worker got there first: the unique constraint refuses the second row)."""
+def _escalate(hazard: Hazard, c: Clock, tier: escalation.Tier, managers: escalation.Managers, now: datetime) -> int:
+    """Record tier `tier` of clock `c` and tell the managers of both sides over the tier's kinds;
+    0 when it was already recorded (another worker got there first: the unique constraint
+    refuses the second row)."""
     sides = _sides(hazard)
-    units = [_tier_unit(side, tier) for side in sides]
-    people: dict[int, Person] = {}
-    for side in sides:
-        for person in managers.nearest(side, max(len(side) - 1 - tier, 0)):
-            people[person.pk] = person
-    due_at = getattr(hazard, c.due)
-    title = _("督办（第{t}级）：隐患{n}{stage}已超期").format(t=tier, n=hazard.instance.number, stage=str(c.label))
-    body = _("{stage}期限{when}已过，尚未完成。责任单位：{unit}；隐患：{d}").format(
-        stage=str(c.label), when=_local(due_at), unit=hazard.responsible_unit or hazard.org_unit, d=hazard.description)
+    units = [escalation.tier_unit(side, tier.levels_up) for side in sides]
+    people = managers.for_tier(sides, tier)
+    severity = Severity.CRITICAL if hazard.level == HazardLevel.MAJOR else Severity.WARNING
     try:
         with transaction.atomic():
-            Escalation.objects.create(hazard=hazard, stage=c.key, tier=tier,
+            Escalation.objects.create(hazard=hazard, stage=c.key, tier=tier.number,
                                       unit_id=units[0] if units else hazard.company_id,
-                                      people=sorted(people), created_at=now)
-            _notices(people.values(), f"hazard:{hazard.pk}:escalate:{c.key}:{tier}", title, body, _url(hazard), now)
+                                      people=[p.pk for p in people], created_at=now)
+            escalation.send(hazard.company, event="hazard_escalated",
+                            key=f"hazard:{hazard.pk}:escalate:{c.key}:{tier.number}", tier=tier, people=people,
+                            unit=hazard.responsible_unit or hazard.org_unit, context=_context(hazard, c),
+                            url=_url(hazard), now=now, severity=severity)
     except IntegrityError:
         return 0
     return 1

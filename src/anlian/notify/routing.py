@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from anlian.core import clock
 from anlian.core.errors import Forbidden, Invalid
-from anlian.notify import delivery, texts
+from anlian.notify import delivery, escalation, texts
 from anlian.notify.models import Channel, ChannelKind, Message, Preference, Route, Severity
 from anlian.orgs import access
 from anlian.orgs.models import OrgKind, OrgUnit, Person, Role, RoleGrant
@@ -44,8 +44,11 @@ MAX_ROUTE_ROLES = 20
 
 def notify_event(company: OrgUnit, *, event: str, key: str, severity: str = Severity.INFO, unit: OrgUnit | None = None,
                  context: dict[str, Any] | None = None, people: Iterable[Person] = (), url: str = "",
-                 now: datetime | None = None) -> Message:
-    """Tell everyone the company's routes name for this event (and `people`), once per `key`."""
+                 now: datetime | None = None, kinds: Iterable[str] | None = None) -> Message:
+    """Tell everyone the company's routes name for this event (and `people`), once per `key`.
+
+    `kinds` (an escalation tier's: inbox, robot, sms…) narrows the channels to those kinds, taking
+    the company's own channels of those kinds when no route names one."""
     now = now or clock.now()
     if severity not in RANK:
         raise Invalid(_("未知的消息级别"), field="severity")
@@ -61,6 +64,8 @@ def notify_event(company: OrgUnit, *, event: str, key: str, severity: str = Seve
         for person in route_people(route, unit):
             recipients.setdefault(person.pk, person)
     channels = {c.pk: c for r in routes for c in r.channels.all() if c.company_id == company.pk}
+    if kinds is not None:
+        channels = {c.pk: c for c in escalation.channels_for(company, routes, kinds)}
     to = sorted(recipients.values(), key=lambda p: p.pk)
     not_before, muted = choices(to, severity, now)
     context = dict(context or {})

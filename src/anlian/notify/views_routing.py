@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from anlian.core.errors import DomainError, Forbidden
 from anlian.core.pages import form_page, run_write
-from anlian.notify import routing, texts
+from anlian.notify import escalation, routing, texts
 from anlian.notify.models import Channel, MessageTemplate, Route, Severity
 from anlian.orgs import access
 
@@ -214,3 +214,87 @@ def my_settings(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("已保存通知设置"))
                 return redirect("notify_routing:my_settings")
     return render(request, "notify/routing/my_settings.html", {"form": form}, status=status)
+
+
+# --- escalation policies --------------------------------------------------------------------------------
+
+FORM_TIERS = 5  # rows on the page; the API takes up to escalation.MAX_TIERS
+
+
+class EscalationForm(forms.Form):
+    """Up to five tiers as rows: minutes after the deadline, levels up, extra channels. A row with
+    no minutes is unused; the inbox is always part of a tier."""
+
+    is_active = forms.BooleanField(label=gettext_lazy("启用"), required=False, initial=True)
+
+    def __init__(self, *args: Any, policy: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        extra = [(k, label) for k, label in escalation.KIND_LABELS.items() if k != "inbox"]
+        tiers = policy["tiers"] or [{"after_minutes": t.after_minutes, "levels_up": t.levels_up, "kinds": list(t.kinds)}
+                                    for t in escalation.default_tiers(60, 3)]
+        self.fields["is_active"].initial = policy["is_active"]
+        for n in range(1, FORM_TIERS + 1):
+            tier = tiers[n - 1] if n <= len(tiers) else None
+            self.fields[f"after_{n}"] = forms.IntegerField(
+                label=_("第{n}级：超期多少分钟后").format(n=n), required=False, min_value=0,
+                max_value=escalation.MAX_AFTER_MINUTES, initial=tier["after_minutes"] if tier else None)
+            self.fields[f"up_{n}"] = forms.IntegerField(
+                label=_("第{n}级：向上几级组织的负责人").format(n=n), required=False, min_value=0,
+                max_value=escalation.MAX_LEVELS_UP, initial=tier["levels_up"] if tier else n)
+            self.fields[f"kinds_{n}"] = forms.MultipleChoiceField(
+                label=_("第{n}级：另经这些渠道（站内消息总会发送）").format(n=n), required=False, choices=extra,
+                widget=forms.CheckboxSelectMultiple, initial=[k for k in (tier or {}).get("kinds", []) if k != "inbox"])
+
+    def tiers(self) -> list[dict[str, Any]]:
+        data = self.cleaned_data
+        return [{"after_minutes": data[f"after_{n}"], "levels_up": data[f"up_{n}"] or 0,
+                 "kinds": ["inbox", *data[f"kinds_{n}"]]}
+                for n in range(1, FORM_TIERS + 1) if data.get(f"after_{n}") is not None]
+
+
+@login_required
+def escalation_policies(request: HttpRequest) -> HttpResponse:
+    companies = list(escalation.companies_for(request.user)[:50])
+    if not companies:
+        raise Forbidden()
+    labels = escalation.KIND_LABELS
+    listed = [{"unit": c, "policies": [{**p, "shown": [{**t, "kind_labels": [labels[k] for k in t["kinds"]]}
+                                                        for t in p["tiers"]]}
+                                       for p in escalation.policies_of(c)]} for c in companies]
+    return render(request, "notify/routing/escalation.html", {"companies": listed})
+
+
+def _policy_of(request: HttpRequest, company_id: int, applies_to: str) -> tuple[Any, dict[str, Any]]:
+    company = access.get_for_user(escalation.companies_for(request.user), request.user, company_id)
+    policy = next((p for p in escalation.policies_of(company) if p["applies_to"] == applies_to), None)
+    if policy is None:
+        raise Http404
+    return company, policy
+
+
+@login_required
+def escalation_edit(request: HttpRequest, company_id: int, applies_to: str) -> HttpResponse:
+    company, policy = _policy_of(request, company_id, applies_to)
+    form = EscalationForm(request.POST or None, policy=policy)
+
+    def done(_saved: Any) -> HttpResponse:
+        messages.success(request, _("已保存升级策略"))
+        return redirect("notify_routing:escalation")
+
+    return form_page(request, form,
+                     lambda data: escalation.save_policy(request.user, company, applies_to, form.tiers(),
+                                                         data["is_active"]),
+                     template="orgs/form.html", done=done,
+                     context={"title": _("升级策略：{what}").format(what=policy["label"]), "subject": company,
+                              "back": "notify_routing:escalation",
+                              "intro": _("事项超过期限后，按层级逐级通知所在组织向上若干级的负责人（经理，没有经理时为安全员）。"
+                                         "不填分钟数的层级不使用。")})
+
+
+@login_required
+@require_POST
+def escalation_reset(request: HttpRequest, company_id: int, applies_to: str) -> HttpResponse:
+    company, _policy = _policy_of(request, company_id, applies_to)
+    escalation.reset_policy(request.user, company, applies_to)
+    messages.success(request, _("已恢复默认升级策略"))
+    return redirect("notify_routing:escalation")

@@ -1,8 +1,10 @@
 """The in-app inbox (站内消息): a `Notice` in the recipient's list, shown in the app's bell.
 
 The worker names the recipient in `out.extra["person_id"]` (the delivery's person). The notice's
-key is the delivery's idempotency key and Notice is unique per (person, key), so a second attempt
-of the same delivery finds its notice and creates nothing new. There is no service to be down:
+key is the message's key (`out.extra["message_key"]`; the idempotency key when there is none):
+a message has one inbox delivery per person and Notice is unique per (person, key), so a second
+attempt of the same delivery finds its notice and creates nothing new — and a notice written
+before a timer moved onto notifications, under the same key, is not written twice. There is no service to be down:
 the only failure is a delivery without a (still existing) person, which no retry can mend.
 
 `send_many` writes a whole batch of notices at once (the worker uses it: an alarm to a thousand
@@ -11,6 +13,7 @@ people is a few statements, not three queries per person); `send` is the same fo
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
@@ -22,6 +25,17 @@ from anlian.orgs.models import Person
 
 COLUMNS = ("person_id", "key", "title", "body", "url", "created_at")
 ROWS_PER_INSERT = 150  # 6 parameters a row: within SQLite's historical limit of 999 a statement
+
+
+def _local_url(url: str) -> str:
+    """Messages carry absolute links (they open from DingTalk or an SMS); inside the site a link
+    stays relative, so the bell works whatever address the site is reached by."""
+    site = settings.SITE_URL.rstrip("/")
+    return url[len(site):] or "/" if site and url.startswith(site + "/") else url
+
+
+def _notice_key(out: Outgoing) -> str:
+    return str(out.extra.get("message_key") or out.idempotency_key or "")[:200]
 
 
 class Inbox:
@@ -38,12 +52,13 @@ class Inbox:
         asked = {pid for pid in person if type(pid) is int}
         with transaction.atomic():
             known = set(Person.objects.filter(pk__in=asked).values_list("pk", flat=True)) if asked else set()
-            good = {(pid, out.idempotency_key): out for pid, out in zip(person, outs, strict=True)
-                    if pid in known and out.idempotency_key}
+            keys = [_notice_key(out) for out in outs]
+            good = {(pid, key): out for pid, key, out in zip(person, keys, outs, strict=True)
+                    if pid in known and key}
             made = self._insert(good)
             existed = self._existing([pair for pair in good if pair not in made])
         results = []
-        for pair in zip(person, (out.idempotency_key for out in outs), strict=True):
+        for pair in zip(person, keys, strict=True):
             if pair[0] not in known:
                 results.append(Result(ok=False, detail=_("没有收件人")))
             elif not pair[1]:
@@ -63,7 +78,7 @@ class Inbox:
         (the ORM returns no ids when it ignores conflicts)."""
         table = connection.ops.quote_name(Notice._meta.db_table)
         now = connection.ops.adapt_datetimefield_value(clock.now())
-        rows = [(pid, key, out.title[:200], out.text, out.url[:500], now) for (pid, key), out in good.items()]
+        rows = [(pid, key, out.title[:200], out.text, _local_url(out.url)[:500], now) for (pid, key), out in good.items()]
         made = {}
         with connection.cursor() as cursor:
             for start in range(0, len(rows), ROWS_PER_INSERT):

@@ -1,0 +1,104 @@
+"""Escalation of permit steps past their deadline (`deadline: 24h` in a template), run by the worker
+every minute (`permits.tasks.permit_timers`).
+
+A late step is still accepted (the engine never refuses late work); the point is that someone
+above hears of it. The tiers come from the company's escalation policy for permits
+(`anlian.notify.escalation`, shared with hazards): tier n is due `after_minutes` after the step's
+deadline and tells the managers `levels_up` units above the unit of the job's area, over the
+tier's channel kinds (inbox → robot → SMS). Without a policy of its own a company gets the
+default: tier n at deadline + (n − 1) × `PERMIT_EVERY_MINUTES`, n levels up, until the company is
+reached. Tier 1 also tells the applicant, who is the one chasing the job.
+
+Exactly once: each tier is one message keyed `job:<id>:escalate:<step>:<tier>`, unique per
+company, so a repeated run or two racing workers send nothing new, and a worker that was down
+sends every missed tier, lowest first. Only active jobs are looked at, and only those whose open
+steps carry a deadline; their events are read once per run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+
+from anlian.core import clock
+from anlian.flows import core
+from anlian.flows.models import Instance, InstanceStatus
+from anlian.flows.services import core_events, open_steps, template_of
+from anlian.notify import escalation
+
+CHUNK = 200
+
+
+def _key(job: Instance, step: str, tier: escalation.Tier) -> str:
+    return f"job:{job.pk}:escalate:{step}:{tier.number}"
+
+
+def _with_deadlines(jobs: list[Instance]) -> list[tuple[Instance, core.Template]]:
+    """Jobs with an open step that carries a deadline (the cached open steps tell without replay)."""
+    found = []
+    for job in jobs:
+        tpl = template_of(job.version)
+        if tpl.kind == "hazard":  # hazards keep their own clocks (hazards.timers)
+            continue
+        if any(tpl.by_key[k].deadline is not None for k in job.current_steps if k in tpl.by_key):
+            found.append((job, tpl))
+    return found
+
+
+def run_timers(now: datetime | None = None) -> dict[str, int]:
+    """Send the escalation tiers due by `now` for late steps; returns counts of jobs looked at,
+    late steps and tiers sent."""
+    now = now or clock.now()
+    counts = {"jobs": 0, "late_steps": 0, "escalations": 0}
+    policies, managers = escalation.Policies("permit"), escalation.Managers()
+    jobs = (Instance.objects.filter(status=InstanceStatus.ACTIVE)
+            .select_related("version", "area__org_unit", "company", "applicant").order_by("pk"))
+    chunk: list[Instance] = []
+    for job in jobs.iterator(chunk_size=CHUNK):
+        chunk.append(job)
+        if len(chunk) == CHUNK:
+            _run_chunk(chunk, now, policies, managers, counts)
+            chunk = []
+    if chunk:
+        _run_chunk(chunk, now, policies, managers, counts)
+    return counts
+
+
+def _run_chunk(jobs: list[Instance], now: datetime, policies: escalation.Policies, managers: escalation.Managers,
+               counts: dict[str, int]) -> None:
+    due: list[tuple[Instance, core.Template, str, datetime, list[int], escalation.Tier]] = []
+    for job, tpl in _with_deadlines(jobs):
+        counts["jobs"] += 1
+        state = core.replay(tpl, core_events(job))
+        if state.status != "active":
+            continue
+        units = escalation.ladder(job.area.org_unit, job.company_id)
+        for step in open_steps(tpl, state):
+            deadline = core.due_at(tpl, state, step)
+            if deadline is None or now < deadline:
+                continue
+            counts["late_steps"] += 1
+            tiers = policies.tiers(job.company_id, escalation.PERMIT_EVERY_MINUTES, [units])
+            due += [(job, tpl, step, deadline, units, t) for t in escalation.due(tiers, now - deadline)]
+    sent = escalation.sent_keys({j.company_id for j, *_rest in due}, {_key(j, s, t) for j, _tpl, s, _d, _u, t in due})
+    due = [row for row in due if (row[0].company_id, _key(row[0], row[2], row[5])) not in sent]
+    if not due:
+        return
+    managers.load(units for _j, _tpl, _s, _d, units, _t in due)
+    for job, tpl, step, deadline, units, tier in due:
+        people = managers.for_tier([units], tier) if units else []
+        if tier.number == 1 and job.applicant.is_active and job.applicant.company_id == job.company_id:
+            people = sorted({p.pk: p for p in [*people, job.applicant]}.values(), key=lambda p: p.pk)
+        escalation.send(job.company, event="permit_escalated", key=_key(job, step, tier), tier=tier, people=people,
+                        unit=job.area.org_unit, context=_context(job, tpl, step, deadline),
+                        url=reverse("permits:job", args=[job.pk]), now=now)
+        counts["escalations"] += 1
+
+
+def _context(job: Instance, tpl: core.Template, step: str, deadline: datetime) -> dict[str, Any]:
+    """The placeholders of the permit_escalated text."""
+    return {"number": job.number, "template": tpl.name, "step": tpl.by_key[step].name, "area": job.area.name,
+            "when": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M"), "applicant": job.applicant.name}
