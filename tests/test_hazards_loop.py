@@ -9,6 +9,8 @@ import pytest
 
 from anlian.core import clock
 from anlian.core.models import Notice
+from anlian.notify.delivery import send_due
+from anlian.notify.models import Message
 from anlian.flows.models import Event
 from anlian.hazards import services
 from anlian.hazards.models import DispatchRule, Hazard, HazardStage
@@ -67,12 +69,14 @@ def test_a_hazard_nobody_can_take_is_reported_to_the_safety_officers(shop):
     hazard = shop.report(at(9, 23))
     assert hazard["stage"] == "reported"  # not dispatched
     assert not Event.objects.filter(instance_id=hazard["instance_id"], step="dispatch").exists()
+    send_due()
     told = Notice.objects.get(key=f"hazard:{hazard['id']}:undispatched")
     assert told.person == shop.officer and "无法自动派发" in told.title
 
 
 def test_dispatch_tells_the_responsible_people(shop):
     hazard = shop.report(at(9, 23))
+    send_due()
     notice = Notice.objects.get(key=f"hazard:{hazard['id']}:dispatched")
     assert notice.person == shop.fitter and "车床防护罩缺失" in notice.body
 
@@ -82,6 +86,8 @@ def test_a_major_hazard_alerts_the_managers_at_once(shop, world):
 
     deputy = make_person(world.a.unit, "副总经理", "M01", [("manager", world.a.unit)])
     hazard = shop.report(at(9, 23), level="major")
+    send_due()
+    assert Message.objects.get(key=f"hazard:{hazard['id']}:alert").severity == "critical"
     assert Notice.objects.filter(key=f"hazard:{hazard['id']}:alert", person=deputy).exists()
 
 

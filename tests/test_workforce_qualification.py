@@ -9,6 +9,7 @@ import pytest
 
 from anlian.core import clock
 from anlian.core.models import Notice
+from anlian.notify.delivery import send_due
 from anlian.flows.models import Event, Instance, InstanceStatus
 from anlian.flows.services import withdraw_unqualified
 from anlian.orgs.models import Contractor, ContractorStatus
@@ -287,6 +288,7 @@ def test_a_certificate_revoked_mid_job_takes_the_worker_off_and_tells_the_guardi
     assert "监管部门注销" in withdrawn.payload["reason"]
     instance = Instance.objects.get(pk=job["id"])
     assert instance.status == InstanceStatus.ACTIVE  # the other operator carries on
+    send_due()
     notices = Notice.objects.filter(key__startswith=f"job:{job['id']}:")
     assert {n.person_id for n in notices} == {crew.guardian.pk, crew.applicant.pk, revoked.pk}
     assert all("吴九" in n.body for n in notices)

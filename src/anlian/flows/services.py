@@ -599,18 +599,20 @@ def _system_act(job: Instance, tpl: core.Template, events: list[CoreEvent], acti
 
 
 def _tell_job_people(job: Instance, tpl: core.Template, state: core.State, person: str, text: str, seq: int) -> None:
-    """An in-app notice to the holder, every guardian named in the form and the person withdrawn."""
+    """Tell the holder, every guardian named in the form and the person withdrawn (event
+    `permit_withdrawn`: the inbox, and whatever the company's routes add), once per event."""
     from django.urls import reverse
 
-    from anlian.core.models import Notice
+    from anlian.notify.models import Severity
+    from anlian.notify.routing import notify_event
 
     guardians = {p for f in tpl.fields.values() if f.type == "person" and "guardian" in f.key
                  for p in persons(state.values.get(f.key))}
-    told = {int(p) for p in guardians | {state.holder, person} if p and str(p).isdigit()}
-    title = _("作业{n}：人员资格失效").format(n=job.number)
-    url = reverse("permits:job", args=[job.pk])
-    Notice.objects.bulk_create([Notice(person_id=p, key=f"job:{job.pk}:{seq}", title=title, body=text, url=url,
-                                       created_at=clock.now()) for p in sorted(told)], ignore_conflicts=True)
+    told = {int(p) for p in guardians | {state.holder, person} if p and str(p).isdigit() and len(str(p)) < 19}
+    people = Person.objects.filter(pk__in=told, company_id=job.company_id, is_active=True)
+    notify_event(job.company, event="permit_withdrawn", key=f"job:{job.pk}:{seq}", severity=Severity.WARNING,
+                 unit=job.org_unit, people=list(people), url=reverse("permits:job", args=[job.pk]),
+                 context={"number": job.number, "person": DbFacts().person_name(person), "reason": text})
 
 
 def decisions(user: Any, instance: Instance, now: datetime | None = None) -> list[core.Decision]:

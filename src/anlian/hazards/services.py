@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 
 from anlian.core import clock
 from anlian.core.errors import Invalid, NotFound
-from anlian.core.models import Notice
 from anlian.flows import core
 from anlian.flows import services as flows
 from anlian.flows.models import FlowTemplate, InstanceStatus
@@ -33,6 +32,8 @@ from anlian.hazards.models import (
     HazardLevel,
     HazardStage,
 )
+from anlian.notify.models import Severity
+from anlian.notify.routing import notify_event
 from anlian.orgs import access
 from anlian.orgs.models import Area, Equipment, OrgKind, OrgUnit, Person, RoleGrant
 
@@ -197,9 +198,7 @@ def dispatch(hazard: Hazard, now: datetime | None = None, rng: random.Random | N
     now = now or clock.now()
     plan = assign(hazard, rng)
     if not plan.responsible or not plan.verifiers:
-        _tell(holders("safety_officer", hazard.org_unit), hazard, "undispatched",
-              _("隐患{n}无法自动派发").format(n=hazard.instance.number),
-              _("派发规则没有找到整改责任人或验收人，请手工指定：{d}").format(d=hazard.description))
+        _tell(holders("safety_officer", hazard.org_unit), hazard, "undispatched")
         return False
     values = {"responsible": [str(p.pk) for p in plan.responsible], "verifiers": [str(p.pk) for p in plan.verifiers]}
     flows.act_as_system(hazard.instance, core.Action("complete", step="dispatch", values=values), now=now)
@@ -210,23 +209,27 @@ def dispatch(hazard: Hazard, now: datetime | None = None, rng: random.Random | N
     hazard.rectify_due = now + timedelta(hours=limits["rectify_hours"])
     hazard.save(update_fields=["rule", "responsible_unit", "respond_due", "on_site_due", "rectify_due"])
     sync(hazard)
-    _tell(plan.responsible, hazard, "dispatched", _("新隐患待整改：{n}").format(n=hazard.instance.number),
-          hazard.description)
+    _tell(plan.responsible, hazard, "dispatched")
     return True
 
 
 def _alert_on_report(hazard: Hazard) -> None:
     role = policy(hazard.company, hazard.level)["alert_role"]
     if role:
-        _tell(holders(role, hazard.company, within=False) or holders(role, hazard.company), hazard, "alert",
-              _("{level}：{n}").format(level=hazard.get_level_display(), n=hazard.instance.number),
-              hazard.description)
+        _tell(holders(role, hazard.company, within=False) or holders(role, hazard.company), hazard, "alert")
 
 
-def _tell(people: list[Person], hazard: Hazard, what: str, title: str, body: str) -> None:
-    url = reverse("permits:job", args=[hazard.instance_id])
-    Notice.objects.bulk_create([Notice(person=p, key=f"hazard:{hazard.pk}:{what}", title=title, body=body, url=url,
-                                       created_at=clock.now()) for p in people], ignore_conflicts=True)
+def _tell(people: list[Person], hazard: Hazard, what: str) -> None:
+    """Message event `hazard_<what>` to these people (and whoever the company's routes add), once
+    per hazard; a major hazard's alert is critical (it ignores quiet hours)."""
+    major = hazard.level == HazardLevel.MAJOR
+    severity = {"alert": Severity.CRITICAL if major else Severity.WARNING}.get(
+        what, Severity.WARNING if major else Severity.INFO)
+    notify_event(hazard.company, event=f"hazard_{what}", key=f"hazard:{hazard.pk}:{what}", severity=severity,
+                 unit=hazard.org_unit, people=[p for p in people if p.company_id == hazard.company_id],
+                 context={"number": hazard.instance.number, "description": hazard.description,
+                          "level": hazard.get_level_display(), "unit": str(hazard.responsible_unit or hazard.org_unit)},
+                 url=reverse("permits:job", args=[hazard.instance_id]))
 
 
 # --- acting and keeping the stage -------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Expiry reminders: certificates (expiry and review dates) and contractor documents, 30 / 7 / 1
-days ahead, to the person and their managers, as in-app notices.
+days ahead, to the person and their managers, through the notifications (events
+`certificate_expiring` and `document_expiring`: the inbox, and the channels the company's routes
+add; texts editable per company).
 
-Each (item, date, threshold) becomes one Notice key per recipient, so a second run the same day
+Each (item, date, threshold) becomes one message key, so a second run the same day
 sends nothing again, and a run that missed days sends the threshold just passed (6 days left and
 no 7-day notice yet: the 7-day notice now), once. A renewed certificate has a new date and so new
 keys. Managers are the people holding a role with MANAGE_CERTIFICATES (documents:
@@ -20,8 +22,8 @@ from django.utils.translation import gettext as _
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from anlian.core import clock
-from anlian.core.models import Notice
+from anlian.notify.models import ChannelKind, DeliveryStatus, Message
+from anlian.notify.routing import notify_event
 from anlian.orgs.models import OrgUnit, Person, RoleGrant
 from anlian.orgs.permissions import MANAGE_CERTIFICATES, MANAGE_CONTRACTORS
 from anlian.workforce.certificates import today as local_today
@@ -44,10 +46,11 @@ class Due:
     key: str
     on: date
     unit: OrgUnit
+    company_id: int
     perm: str
     holder: Person | None
-    subject: str
-    what: str
+    event: str
+    context: dict[str, str]  # the placeholders of the event's text, but for `days`
     url: str
 
 
@@ -55,26 +58,27 @@ def _certificate_dues(start: date, end: date) -> Iterator[Due]:
     live = Certificate.objects.filter(revoked_at=None, person__is_active=True).select_related(
         "person__org_unit", "kind")
     for cert in live.filter(Q(expires_on__range=(start, end)) | Q(review_due_on__range=(start, end))):
-        subject = _("{name}的{kind}（编号{number}）").format(name=cert.person.name, kind=cert.kind.name,
-                                                        number=cert.number)
+        about = {"person": cert.person.name, "kind": cert.kind.name, "number": cert.number}
         url = _url("workforce:certificate", cert.pk) or cert.person.get_absolute_url()
         if start <= cert.expires_on <= end:
             yield Due(f"cert:{cert.pk}:expires:{cert.expires_on}", cert.expires_on, cert.person.org_unit,
-                      MANAGE_CERTIFICATES, cert.person, subject, _("到期"), url)
+                      cert.company_id, MANAGE_CERTIFICATES, cert.person, "certificate_expiring",
+                      {**about, "what": _("到期"), "date": cert.expires_on.isoformat()}, url)
         reviewed = cert.reviewed_on is not None and cert.review_due_on is not None and cert.reviewed_on >= cert.review_due_on
         if cert.review_due_on and start <= cert.review_due_on <= end and not reviewed:
             yield Due(f"cert:{cert.pk}:review:{cert.review_due_on}", cert.review_due_on, cert.person.org_unit,
-                      MANAGE_CERTIFICATES, cert.person, subject, _("复审到期"), url)
+                      cert.company_id, MANAGE_CERTIFICATES, cert.person, "certificate_expiring",
+                      {**about, "what": _("复审到期"), "date": cert.review_due_on.isoformat()}, url)
 
 
 def _document_dues(start: date, end: date) -> Iterator[Due]:
     docs = ContractorDocument.objects.filter(expires_on__range=(start, end)).select_related("contractor__org_unit")
     for doc in docs:
-        subject = _("承包商“{c}”的{kind}{number}").format(
-            c=doc.contractor.name, kind=doc.get_kind_display(), number=f"（编号{doc.number}）" if doc.number else "")
         url = _url("workforce:contractor", doc.contractor_id) or _url("workforce:expiring") or ""
         yield Due(f"doc:{doc.pk}:expires:{doc.expires_on}", doc.expires_on, doc.contractor.org_unit,
-                  MANAGE_CONTRACTORS, None, subject, _("到期"), url)
+                  doc.contractor.company_id, MANAGE_CONTRACTORS, None, "document_expiring",
+                  {"contractor": doc.contractor.name, "kind": str(doc.get_kind_display()), "number": doc.number or "—",
+                   "what": _("到期"), "date": doc.expires_on.isoformat()}, url)
 
 
 def _url(name: str, *args: object) -> str:
@@ -114,32 +118,29 @@ class Managers:
 
 
 def send_expiry_reminders(today: date | None = None) -> int:
-    """Create the reminder notices due today; returns how many notices were created."""
+    """Send the reminders due today; returns how many people they reach in the inbox."""
     today = today or local_today()
     end = today + timedelta(days=max(THRESHOLDS))
     managers, created = Managers(), 0
+    companies: dict[int, OrgUnit] = {}
     for due in (*_certificate_dues(today, end), *_document_dues(today, end)):
         days_left = (due.on - today).days
         threshold = threshold_for(days_left)
         if threshold is None:
             continue
-        recipients = {p.pk: p for p in managers.of(due.unit, due.perm)}
+        key = f"expiry:{due.key}:{threshold}"
+        if due.company_id not in companies:
+            companies[due.company_id] = OrgUnit.objects.get(pk=due.company_id)
+        company = companies[due.company_id]
+        if Message.objects.filter(company=company, key=key).exists():
+            continue
+        recipients = {p.pk: p for p in managers.of(due.unit, due.perm) if p.company_id == company.pk}
         if due.holder is not None:
             recipients[due.holder.pk] = due.holder
-        for person in recipients.values():
-            created += _notify(person, due, threshold, days_left)
+        message = notify_event(company, event=due.event, key=key, unit=due.unit, people=recipients.values(),
+                               context={**due.context, "days": str(days_left)}, url=due.url)
+        created += message.deliveries.filter(kind=ChannelKind.INBOX, status=DeliveryStatus.PENDING).count()
     return created
-
-
-def _notify(person: Person, due: Due, threshold: int, days_left: int) -> int:
-    when = _("今天") if days_left == 0 else _("{n}天后").format(n=days_left)
-    title = _("{what}提醒：{subject}将于{when}{what}").format(what=due.what, subject=due.subject, when=when)
-    body = _("{subject}将于{date}{what}，还剩{n}天。请及时办理复审、换证或更新资料。").format(
-        subject=due.subject, date=due.on.isoformat(), what=due.what, n=days_left)
-    _notice, made = Notice.objects.get_or_create(
-        person=person, key=f"expiry:{due.key}:{threshold}",
-        defaults={"title": title[:200], "body": body, "url": due.url[:500], "created_at": clock.now()})
-    return int(made)
 
 
 @db_periodic_task(crontab(hour="7", minute="10"))
