@@ -89,8 +89,8 @@ def escalations(job) -> list[str]:
     return sorted(Message.objects.filter(key__startswith=f"job:{job.pk}:escalate:").values_list("key", flat=True))
 
 
-def inbox_of(person) -> list[str]:
-    return sorted(Notice.objects.filter(person=person).values_list("key", flat=True))
+def inbox_of(person, what=":escalate:") -> list[str]:
+    return sorted(Notice.objects.filter(person=person, key__contains=what).values_list("key", flat=True))
 
 
 def test_nothing_before_the_deadline_then_tier_one_exactly_at_it(site):
@@ -102,13 +102,31 @@ def test_nothing_before_the_deadline_then_tier_one_exactly_at_it(site):
     # Default policy: tier 1 goes one level above the area's plant — the company's manager — and to
     # the applicant, in the inbox.
     assert inbox_of(site.ceo) == [key] and inbox_of(site.world.a.worker) == [key]
-    notice = Notice.objects.get(person=site.ceo)
+    notice = Notice.objects.get(person=site.ceo, key=key)
     assert notice.title == f"督办（第1级）：作业{site.job.number}的“安全审批”已超期"
     assert "2026-05-19 10:00" in notice.body and notice.url == reverse("permits:job", args=[site.job.pk])
     assert inbox_of(site.b_manager) == []
     # Run again, and again later: the plant is one level below the company, so the default has one tier.
     assert run(at(10, 0))["escalations"] == 0 and run(at(13, 0))["escalations"] == 0
-    assert escalations(site.job) == [key] and Notice.objects.filter(person=site.ceo).count() == 1
+    assert escalations(site.job) == [key] and Notice.objects.filter(person=site.ceo, key=key).count() == 1
+
+
+def test_the_people_who_may_do_a_waiting_step_hear_of_it_once(site, world):
+    a, b = world.a, world.b
+    other_plant_officer = make_person(world.b.plant, "乙安全员2", "E03", [("safety_officer", b.plant)])
+    at_team = make_person(a.team, "班组安全员", "E04", [("safety_officer", a.team)])  # below the plant scope
+    counts = run(at(8, 1))
+    assert counts["waiting"] == 1
+    key = f"job:{site.job.pk}:waiting:approve"
+    assert inbox_of(a.officer, ":waiting:") == [key]
+    notice = Notice.objects.get(person=a.officer, key=key)
+    assert notice.title == "待办：升级测试作业" + site.job.number + "等你安全审批"
+    assert notice.url == reverse("permits:job", args=[site.job.pk])
+    for outsider in (b.officer, other_plant_officer, at_team, a.worker, site.ceo):
+        assert inbox_of(outsider, ":waiting:") == []
+    assert run(at(8, 2))["waiting"] == 0
+    site.approve(at(8, 30))
+    assert run(at(8, 31))["waiting"] == 0 and Message.objects.filter(key__contains=":waiting:").count() == 1
 
 
 def test_a_step_done_in_time_is_never_escalated_and_a_late_one_stops_once_done(site, world):
@@ -167,7 +185,8 @@ def test_a_worker_that_was_down_sends_each_missed_tier_once_lowest_first(site, w
         {"after_minutes": 0, "levels_up": 0, "kinds": ["inbox"]},
         {"after_minutes": 30, "levels_up": 1, "kinds": ["inbox"]}])
     assert run(at(12, 0))["escalations"] == 2
-    rows = list(Message.objects.filter(key__startswith=f"job:{site.job.pk}:").order_by("pk").values_list("key", flat=True))
+    rows = list(Message.objects.filter(key__startswith=f"job:{site.job.pk}:escalate:").order_by("pk")
+                .values_list("key", flat=True))
     assert rows == [f"job:{site.job.pk}:escalate:approve:1", f"job:{site.job.pk}:escalate:approve:2"]
     assert inbox_of(world.a.officer) == [rows[0]] and inbox_of(site.ceo) == [rows[1]]
 

@@ -1,5 +1,11 @@
-"""Escalation of permit steps past their deadline (`deadline: 24h` in a template), run by the worker
-every minute (`permits.tasks.permit_timers`).
+"""Messages about waiting permit steps, and escalation of steps past their deadline (`deadline: 24h`
+in a template), run by the worker every minute (`permits.tasks.permit_timers`).
+
+Waiting: once a step that a role or a named person must do opens (an approval, the guardian's
+re-check), the people who may do it get one message (event `permit_waiting`, key
+`job:<id>:waiting:<step>`) linking to the job — so an approval reaches the approvers on the app
+they use, not only their to-do list. The people are those holding the step's role over the job's
+area at the level the template asks (as the engine checks it), or the person the form names.
 
 A late step is still accepted (the engine never refuses late work); the point is that someone
 above hears of it. The tiers come from the company's escalation policy for permits
@@ -27,7 +33,11 @@ from anlian.core import clock
 from anlian.flows import core
 from anlian.flows.models import Instance, InstanceStatus
 from anlian.flows.services import core_events, open_steps, template_of
+from anlian.flows.core.schema import SCOPES, Step
+from anlian.flows.core.state import persons
 from anlian.notify import escalation
+from anlian.notify.routing import notify_event
+from anlian.orgs.models import Person, RoleGrant
 
 CHUNK = 200
 
@@ -49,10 +59,10 @@ def _with_deadlines(jobs: list[Instance]) -> list[tuple[Instance, core.Template]
 
 
 def run_timers(now: datetime | None = None) -> dict[str, int]:
-    """Send the escalation tiers due by `now` for late steps; returns counts of jobs looked at,
-    late steps and tiers sent."""
+    """Send the waiting messages and the escalation tiers due by `now` for late steps; returns
+    counts of jobs looked at, waiting messages, late steps and tiers sent."""
     now = now or clock.now()
-    counts = {"jobs": 0, "late_steps": 0, "escalations": 0}
+    counts = {"jobs": 0, "waiting": 0, "late_steps": 0, "escalations": 0}
     policies, managers = escalation.Policies("permit"), escalation.Managers()
     jobs = (Instance.objects.filter(status=InstanceStatus.ACTIVE)
             .select_related("version", "area__org_unit", "company", "applicant").order_by("pk"))
@@ -69,6 +79,7 @@ def run_timers(now: datetime | None = None) -> dict[str, int]:
 
 def _run_chunk(jobs: list[Instance], now: datetime, policies: escalation.Policies, managers: escalation.Managers,
                counts: dict[str, int]) -> None:
+    _tell_waiting(jobs, now, counts)
     due: list[tuple[Instance, core.Template, str, datetime, list[int], escalation.Tier]] = []
     for job, tpl in _with_deadlines(jobs):
         counts["jobs"] += 1
@@ -96,6 +107,63 @@ def _run_chunk(jobs: list[Instance], now: datetime, policies: escalation.Policie
                         unit=job.area.org_unit, context=_context(job, tpl, step, deadline),
                         url=reverse("permits:job", args=[job.pk]), now=now)
         counts["escalations"] += 1
+
+
+# --- waiting steps -----------------------------------------------------------------------------------
+
+
+def _waiting_key(job: Instance, step: str) -> str:
+    return f"job:{job.pk}:waiting:{step}"
+
+
+def _tell_waiting(jobs: list[Instance], now: datetime, counts: dict[str, int]) -> None:
+    """One `permit_waiting` message per open step that a role or a named person must do."""
+    open_steps_of = []
+    for job in jobs:
+        tpl = template_of(job.version)
+        if tpl.kind == "hazard":
+            continue
+        for key in job.current_steps:
+            step = tpl.by_key.get(key)
+            if step is not None and any(spec.kind in ("role", "person") for spec in _specs(step)):
+                open_steps_of.append((job, tpl, step))
+    sent = escalation.sent_keys({j.company_id for j, _t, _s in open_steps_of},
+                                {_waiting_key(j, s.key) for j, _t, s in open_steps_of})
+    for job, tpl, step in open_steps_of:
+        if (job.company_id, _waiting_key(job, step.key)) in sent:
+            continue
+        people = _who_may_do(job, tpl, step)
+        notify_event(job.company, event="permit_waiting", key=_waiting_key(job, step.key), unit=job.area.org_unit,
+                     people=people, url=reverse("permits:job", args=[job.pk]), now=now,
+                     context={"number": job.number, "template": tpl.name, "step": step.name,
+                              "applicant": job.applicant.name})
+        counts["waiting"] += 1
+
+
+def _specs(step: Step) -> tuple[Any, ...]:
+    return (step.actor, *(step.approval.actors if step.approval else ()))
+
+
+def _who_may_do(job: Instance, tpl: core.Template, step: Step) -> list[Person]:
+    """The active people of the job's company the step's actor specs name: role holders granted
+    over the job's area at the level asked for, and the people a person field names."""
+    place = job.area.org_unit
+    found: dict[int, Person] = {}
+    values = None
+    for spec in _specs(step):
+        if spec.kind == "role":
+            levels = SCOPES[SCOPES.index(spec.scope):] if spec.scope in SCOPES else SCOPES
+            grants = RoleGrant.objects.filter(role__code=spec.role, org_unit_id__in=place.ancestor_ids(),
+                                              org_unit__kind__in=levels, person__is_active=True,
+                                              person__company_id=job.company_id).select_related("person")
+            found.update((g.person.pk, g.person) for g in grants)
+        elif spec.kind == "person":
+            if values is None:
+                values = core.replay(tpl, core_events(job)).values
+            named = [int(p) for p in persons(values.get(spec.person_field)) if str(p).isdigit() and len(str(p)) < 19]
+            found.update((p.pk, p) for p in Person.objects.filter(pk__in=named, company_id=job.company_id,
+                                                                  is_active=True))
+    return sorted(found.values(), key=lambda p: p.pk)
 
 
 def _context(job: Instance, tpl: core.Template, step: str, deadline: datetime) -> dict[str, Any]:
