@@ -205,3 +205,21 @@ def test_progress_is_reported(job, world):
     seen = []
     verify.verify_all(progress=lambda events, jobs: seen.append((events, jobs)))
     assert seen[-1] == (9, 1)
+
+
+def test_the_fast_path_hashes_every_intact_row_like_the_engine(job, shop):
+    """verify hashes raw database values without building engine objects; for intact rows it must give
+    exactly flows' chain_hash (a mismatch would only cost the slow re-check, but would hide a slow path)."""
+    run_hazard(shop, minute=1)
+    Event.objects.filter(instance=job, seq=2).update(
+        payload={"values": {"名称": "储罐 \"A\"\n", "n": 1.5e-7, "big": 10**20, "t": True, "none": None,
+                            "emoji": "🔥", "nested": [{"b": 1, "a": [2.0, -0.0]}]}}, accuracy=3.25,
+        lat=30.000001, lng=-120.5, server_time=at(9, 24).replace(microsecond=123456), step="repört")
+    from tests.test_seal_checkpoints import rechain
+
+    rechain(job)
+    rows = list(verify._rows(Event.objects.all()))
+    assert len(rows) == 18
+    assert [verify._fast(row) for row in rows] == [row[12] for row in rows]
+    assert [verify._recompute(row) for row in rows] == [row[12] for row in rows]
+    assert verify.verify_all().ok
