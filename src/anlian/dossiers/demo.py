@@ -7,6 +7,7 @@ import io
 import random
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw, ImageFilter
@@ -116,8 +117,10 @@ def _person(unit: OrgUnit, name: str, role: str, where: OrgUnit) -> Person:
 
 
 def make_job(applicant: Person, area: Area, *, photos: int = 6, analyst: Person | None = None,
-             approver: Person | None = None, dark_first: bool = True) -> Instance:
-    """A closed hot-work permit in `area` whose steps carry `photos` photos in all (at least 3)."""
+             approver: Person | None = None, dark_first: bool = True,
+             photo_size: tuple[int, int] = (1600, 1200), photo_bytes: Any = None) -> Instance:
+    """A closed hot-work permit in `area` whose steps carry `photos` photos in all (at least 3);
+    `photo_bytes(index, slot)` may supply each JPEG instead of the drawn ones."""
     company = area.org_unit if area.org_unit.kind == "company" else area.org_unit.company
     plant = area.org_unit
     analyst = analyst or _person(plant, "气体分析员王工", "analyst", plant)
@@ -131,7 +134,8 @@ def make_job(applicant: Person, area: Area, *, photos: int = 6, analyst: Person 
         refs = []
         for _ in range(n):
             i = next(counter)
-            data = jpeg_bytes(i, label, dark=dark_first and i == 1)
+            data = (photo_bytes(i, label) if photo_bytes is not None
+                    else jpeg_bytes(i, label, size=photo_size, dark=dark_first and i == 1))
             refs.append(store_photo(who.user or SYSTEM, company, ContentFile(data, name=f"p{i}.jpg")).sha256)
         return refs
 
@@ -153,6 +157,7 @@ def make_job(applicant: Person, area: Area, *, photos: int = 6, analyst: Person 
         "complete", step="finish", values={"result": "作业完成，现场已清理，无遗留火种"},
         photos={"after": stored(split[2], applicant, "after")}, location=(30.0001, 120.0003),
         device_time=now + timedelta(hours=2)), now=now + timedelta(hours=2, minutes=1))
+    flows.act(applicant.user, instance, core.Action("close"), now=now + timedelta(hours=2, minutes=5))
     instance.refresh_from_db()
     return instance
 
