@@ -39,12 +39,16 @@ steps:
     actor: applicant
     fields:
       - {key: content, label: 作业内容, type: text, required: true}
+      - {key: guardian, label: 监护人, type: person}
   - key: approve
     name: 安全审批
     kind: approval
     actor: {role: safety_officer, scope: plant}
     approval: {mode: single}
     deadline: 2h
+  - key: recheck
+    name: 监护复查
+    actor: {person_field: guardian}
 """
 
 
@@ -61,13 +65,14 @@ class Site:
         texts.sync_shipped_texts()
         self.world = world
         a = world.a
+        a.team_guardian = make_person(a.team, "监护人", "E05")
         self.ceo = make_person(a.unit, "总经理", "E01", [("manager", a.unit)])
         self.ceo.phone = "13900000001"
         self.ceo.save(update_fields=["phone"])
         self.b_manager = make_person(world.b.unit, "乙公司经理", "E02", [("manager", world.b.unit)])
         version = flows.save_version(SYSTEM, None, TEMPLATE, owner=a.unit, publish=True)
         self.job = flows.start(a.worker.user, version, a.area,
-                               first=core.Action("complete", step="apply", values={"content": "罐区焊接"}), now=at(8))
+                               first=core.Action("complete", step="apply", values={"content": "罐区焊接", "guardian": str(world.a.team_guardian.pk)}), now=at(8))
 
     def approve(self, when: datetime) -> None:
         flows.act(self.world.a.officer.user, self.job, core.Action("approve", step="approve"), now=when)
@@ -125,8 +130,12 @@ def test_the_people_who_may_do_a_waiting_step_hear_of_it_once(site, world):
     for outsider in (b.officer, other_plant_officer, at_team, a.worker, site.ceo):
         assert inbox_of(outsider, ":waiting:") == []
     assert run(at(8, 2))["waiting"] == 0
+    # The re-check comes after the approval: its guardian hears of it only once it is ready.
+    assert inbox_of(a.team_guardian, ":waiting:") == []
     site.approve(at(8, 30))
-    assert run(at(8, 31))["waiting"] == 0 and Message.objects.filter(key__contains=":waiting:").count() == 1
+    assert run(at(8, 31))["waiting"] == 1
+    assert inbox_of(a.team_guardian, ":waiting:") == [f"job:{site.job.pk}:waiting:recheck"]
+    assert run(at(8, 32))["waiting"] == 0 and Message.objects.filter(key__contains=":waiting:").count() == 2
 
 
 def test_a_step_done_in_time_is_never_escalated_and_a_late_one_stops_once_done(site, world):

@@ -1,8 +1,8 @@
 """Messages about waiting permit steps, and escalation of steps past their deadline (`deadline: 24h`
 in a template), run by the worker every minute (`permits.tasks.permit_timers`).
 
-Waiting: once a step that a role or a named person must do opens (an approval, the guardian's
-re-check), the people who may do it get one message (event `permit_waiting`, key
+Waiting: once a step that a role or a named person must do is ready — every step it comes after
+is done (an approval, the guardian's re-check after the finish) — the people who may do it get one message (event `permit_waiting`, key
 `job:<id>:waiting:<step>`) linking to the job — so an approval reaches the approvers on the app
 they use, not only their to-do list. The people are those holding the step's role over the job's
 area at the level the template asks (as the engine checks it), or the person the form names.
@@ -117,39 +117,44 @@ def _waiting_key(job: Instance, step: str) -> str:
 
 
 def _tell_waiting(jobs: list[Instance], now: datetime, counts: dict[str, int]) -> None:
-    """One `permit_waiting` message per open step that a role or a named person must do."""
-    open_steps_of = []
+    """One `permit_waiting` message per ready step (every step it comes after is done) that a role
+    or a named person must do."""
+    candidates = []
     for job in jobs:
         tpl = template_of(job.version)
-        if tpl.kind == "hazard":
+        steps = [tpl.by_key[k] for k in job.current_steps if k in tpl.by_key]
+        if tpl.kind != "hazard" and any(spec.kind in ("role", "person") for s in steps for spec in _specs(s)):
+            candidates.append((job, tpl, steps))
+    if not candidates:
+        return
+    sent = escalation.sent_keys({j.company_id for j, _t, _s in candidates},
+                                {_waiting_key(j, s.key) for j, _t, steps in candidates for s in steps})
+    for job, tpl, steps in candidates:
+        todo = [s for s in steps if (job.company_id, _waiting_key(job, s.key)) not in sent
+                and any(spec.kind in ("role", "person") for spec in _specs(s))]
+        if not todo:
             continue
-        for key in job.current_steps:
-            step = tpl.by_key.get(key)
-            if step is not None and any(spec.kind in ("role", "person") for spec in _specs(step)):
-                open_steps_of.append((job, tpl, step))
-    sent = escalation.sent_keys({j.company_id for j, _t, _s in open_steps_of},
-                                {_waiting_key(j, s.key) for j, _t, s in open_steps_of})
-    for job, tpl, step in open_steps_of:
-        if (job.company_id, _waiting_key(job, step.key)) in sent:
-            continue
-        people = _who_may_do(job, tpl, step)
-        notify_event(job.company, event="permit_waiting", key=_waiting_key(job, step.key), unit=job.area.org_unit,
-                     people=people, url=reverse("permits:job", args=[job.pk]), now=now,
-                     context={"number": job.number, "template": tpl.name, "step": step.name,
-                              "applicant": job.applicant.name})
-        counts["waiting"] += 1
+        state = core.replay(tpl, core_events(job))
+        for step in todo:
+            if state.status != "active" or not all(state.steps[k].done for k in step.after):
+                continue
+            notify_event(job.company, event="permit_waiting", key=_waiting_key(job, step.key),
+                         unit=job.area.org_unit, people=_who_may_do(job, state, step), now=now,
+                         url=reverse("permits:job", args=[job.pk]),
+                         context={"number": job.number, "template": tpl.name, "step": step.name,
+                                  "applicant": job.applicant.name})
+            counts["waiting"] += 1
 
 
 def _specs(step: Step) -> tuple[Any, ...]:
     return (step.actor, *(step.approval.actors if step.approval else ()))
 
 
-def _who_may_do(job: Instance, tpl: core.Template, step: Step) -> list[Person]:
+def _who_may_do(job: Instance, state: core.State, step: Step) -> list[Person]:
     """The active people of the job's company the step's actor specs name: role holders granted
     over the job's area at the level asked for, and the people a person field names."""
     place = job.area.org_unit
     found: dict[int, Person] = {}
-    values = None
     for spec in _specs(step):
         if spec.kind == "role":
             levels = SCOPES[SCOPES.index(spec.scope):] if spec.scope in SCOPES else SCOPES
@@ -158,9 +163,8 @@ def _who_may_do(job: Instance, tpl: core.Template, step: Step) -> list[Person]:
                                               person__company_id=job.company_id).select_related("person")
             found.update((g.person.pk, g.person) for g in grants)
         elif spec.kind == "person":
-            if values is None:
-                values = core.replay(tpl, core_events(job)).values
-            named = [int(p) for p in persons(values.get(spec.person_field)) if str(p).isdigit() and len(str(p)) < 19]
+            named = [int(p) for p in persons(state.values.get(spec.person_field))
+                     if str(p).isdigit() and len(str(p)) < 19]
             found.update((p.pk, p) for p in Person.objects.filter(pk__in=named, company_id=job.company_id,
                                                                   is_active=True))
     return sorted(found.values(), key=lambda p: p.pk)
