@@ -28,7 +28,7 @@ from anlian.flows.core.events import _utc, chain_hash
 from anlian.flows.models import Event, Instance
 from anlian.flows.services import EVENT_COLUMNS, GENESIS, _core_event
 from anlian.seal import checkpoints as cps
-from anlian.seal import keys
+from anlian.seal import keys, tsa
 from anlian.seal.models import Checkpoint
 
 MAX_BREAKS = 200  # past this many, a report lists no more: the first ones say what happened
@@ -323,6 +323,11 @@ def _check_seals(run: _Run, company_id: int) -> _Seal:
                     .format(cp=label, theirs=_short(cp.key_id), ours=_short(key_id)))
         elif not ok:
             run.add("checkpoint_signature", _("{cp}的签名无效：签名后内容被改动，或签名被替换").format(cp=label))
+        if cp.tsa_token:
+            try:
+                tsa.token_of(cp)
+            except tsa.TsaError as exc:
+                run.add("checkpoint_timestamp", _("{cp}的可信时间戳与封签不符或无效：{reason}").format(cp=label, reason=exc))
         if index == len(checkpoints) - 1:
             signature_ok = ok
         if cp.number != index + 1:
