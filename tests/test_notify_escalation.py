@@ -138,6 +138,22 @@ def test_the_people_who_may_do_a_waiting_step_hear_of_it_once(site, world):
     assert run(at(8, 32))["waiting"] == 0 and Message.objects.filter(key__contains=":waiting:").count() == 2
 
 
+def test_the_people_who_may_do_a_step_are_reminded_once_before_its_deadline(site, world):
+    # A 2-hour deadline: reminded a quarter of it (30 minutes) before, not an hour.
+    assert run(at(9, 29))["reminders"] == 0
+    assert run(at(9, 30))["reminders"] == 1
+    key = f"job:{site.job.pk}:remind:approve"
+    assert inbox_of(world.a.officer, ":remind:") == [key]
+    notice = Notice.objects.get(key=key)
+    assert notice.title == f"提醒：升级测试作业{site.job.number}的“安全审批”将于2026-05-19 10:00超期"
+    assert run(at(9, 45))["reminders"] == 0 and run(at(10, 0))["reminders"] == 0
+    assert Notice.objects.filter(key=key).count() == 1 and inbox_of(site.ceo, ":remind:") == []
+    assert escalation.default_tiers(60, 1)[0].after_minutes == 0
+    from anlian.permits.timers import remind_before
+
+    assert remind_before(timedelta(hours=24)) == timedelta(hours=1)
+
+
 def test_a_step_done_in_time_is_never_escalated_and_a_late_one_stops_once_done(site, world):
     site.approve(at(9, 30))
     assert run(at(12, 0))["late_steps"] == 0

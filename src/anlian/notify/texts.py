@@ -47,6 +47,7 @@ EVENTS = {
     "document_expiring": gettext_lazy("承包商资质将到期"),
     "permit_withdrawn": gettext_lazy("人员撤出作业"),
     "permit_waiting": gettext_lazy("作业步骤等待处理"),
+    "permit_reminder": gettext_lazy("作业步骤期限将到（提醒）"),
     "permit_escalated": gettext_lazy("作业步骤超期督办"),
 }
 

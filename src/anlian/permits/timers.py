@@ -1,6 +1,9 @@
 """Messages about waiting permit steps, and escalation of steps past their deadline (`deadline: 24h`
 in a template), run by the worker every minute (`permits.tasks.permit_timers`).
 
+Before the deadline (an hour before, or a quarter of a shorter deadline) the same people get one
+reminder (event `permit_reminder`, key `job:<id>:remind:<step>`).
+
 Waiting: once a step that a role or a named person must do is ready — every step it comes after
 is done (an approval, the guardian's re-check after the finish) — the people who may do it get one message (event `permit_waiting`, key
 `job:<id>:waiting:<step>`) linking to the job — so an approval reaches the approvers on the app
@@ -23,7 +26,7 @@ steps carry a deadline; their events are read once per run.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.urls import reverse
@@ -40,6 +43,7 @@ from anlian.notify.routing import notify_event
 from anlian.orgs.models import Person, RoleGrant
 
 CHUNK = 200
+REMIND_BEFORE = timedelta(hours=1)
 
 
 def _key(job: Instance, step: str, tier: escalation.Tier) -> str:
@@ -62,7 +66,7 @@ def run_timers(now: datetime | None = None) -> dict[str, int]:
     """Send the waiting messages and the escalation tiers due by `now` for late steps; returns
     counts of jobs looked at, waiting messages, late steps and tiers sent."""
     now = now or clock.now()
-    counts = {"jobs": 0, "waiting": 0, "late_steps": 0, "escalations": 0}
+    counts = {"jobs": 0, "waiting": 0, "reminders": 0, "late_steps": 0, "escalations": 0}
     policies, managers = escalation.Policies("permit"), escalation.Managers()
     jobs = (Instance.objects.filter(status=InstanceStatus.ACTIVE)
             .select_related("version", "area__org_unit", "company", "applicant").order_by("pk"))
@@ -81,6 +85,7 @@ def _run_chunk(jobs: list[Instance], now: datetime, policies: escalation.Policie
                counts: dict[str, int]) -> None:
     _tell_waiting(jobs, now, counts)
     due: list[tuple[Instance, core.Template, str, datetime, list[int], escalation.Tier]] = []
+    reminders: list[tuple[Instance, core.State, Step, datetime]] = []
     for job, tpl in _with_deadlines(jobs):
         counts["jobs"] += 1
         state = core.replay(tpl, core_events(job))
@@ -89,11 +94,16 @@ def _run_chunk(jobs: list[Instance], now: datetime, policies: escalation.Policie
         units = escalation.ladder(job.area.org_unit, job.company_id)
         for step in open_steps(tpl, state):
             deadline = core.due_at(tpl, state, step)
-            if deadline is None or now < deadline:
+            if deadline is None:
+                continue
+            if now < deadline:
+                if now >= deadline - remind_before(tpl.by_key[step].deadline):
+                    reminders.append((job, state, tpl.by_key[step], deadline))
                 continue
             counts["late_steps"] += 1
             tiers = policies.tiers(job.company_id, escalation.PERMIT_EVERY_MINUTES, [units])
             due += [(job, tpl, step, deadline, units, t) for t in escalation.due(tiers, now - deadline)]
+    _remind(reminders, now, counts)
     sent = escalation.sent_keys({j.company_id for j, *_rest in due}, {_key(j, s, t) for j, _tpl, s, _d, _u, t in due})
     due = [row for row in due if (row[0].company_id, _key(row[0], row[2], row[5])) not in sent]
     if not due:
@@ -107,6 +117,35 @@ def _run_chunk(jobs: list[Instance], now: datetime, policies: escalation.Policie
                         unit=job.area.org_unit, context=_context(job, tpl, step, deadline),
                         url=reverse("permits:job", args=[job.pk]), now=now)
         counts["escalations"] += 1
+
+
+# --- reminders before the deadline ----------------------------------------------------------------------
+
+
+def remind_before(deadline: timedelta) -> timedelta:
+    """An hour before, or a quarter of a shorter deadline (a 20-minute step is reminded 5 minutes
+    before, not the moment it opens)."""
+    return min(REMIND_BEFORE, deadline / 4)
+
+
+def _remind_key(job: Instance, step: str) -> str:
+    return f"job:{job.pk}:remind:{step}"
+
+
+def _remind(due: list[tuple[Instance, core.State, Step, datetime]], now: datetime, counts: dict[str, int]) -> None:
+    """One reminder (event `permit_reminder`) per late-soon step to the people who may do it."""
+    if not due:
+        return
+    sent = escalation.sent_keys({j.company_id for j, *_rest in due}, {_remind_key(j, s.key) for j, _st, s, _d in due})
+    for job, state, step, deadline in due:
+        if (job.company_id, _remind_key(job, step.key)) in sent:
+            continue
+        notify_event(job.company, event="permit_reminder", key=_remind_key(job, step.key), unit=job.area.org_unit,
+                     people=_who_may_do(job, state, step), now=now, url=reverse("permits:job", args=[job.pk]),
+                     context={"number": job.number, "template": template_of(job.version).name, "step": step.name,
+                              "when": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M"),
+                              "applicant": job.applicant.name})
+        counts["reminders"] += 1
 
 
 # --- waiting steps -----------------------------------------------------------------------------------
