@@ -36,7 +36,7 @@ from tests.flows.port import jpeg
 WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certificate_id", "violation_id",
                     "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
                     "batch_id", "kind", "hazard_id", "rule_id", "level", "hazard_batch_id", "channel_id",
-                    "delivery_id", "channel_kind", "route_id", "event", "language")
+                    "delivery_id", "channel_kind", "route_id", "event", "language", "applies_to")
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -73,7 +73,7 @@ OWN_OBJECTS: dict[str, Callable[[World], int]] = {
     **{name: (lambda w, name=name: w.b.workforce[name]) for name in WORKFORCE_PARAMS},
 }
 # Path parameters that choose among fixed values rather than name an object.
-NOT_OBJECTS = {"step_key", "kind", "level", "channel_kind", "event", "language"}
+NOT_OBJECTS = {"step_key", "kind", "level", "channel_kind", "event", "language", "applies_to"}
 # Query-string filters a list page or endpoint might trust: all pointed at company A.
 FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area", "area_id", "person_id", "unit_id",
                  "contractor", "contractor_id", "person", "kind_id", "course_id")
@@ -157,6 +157,8 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("patch", "/api/v1/hazard-rules/{rule_id}"): lambda w: {"priority": 5},
     ("post", "/api/v1/hazard-rules/preview"): lambda w: {"company_id": w.a.unit.pk, "category": "fire",
                                                          "level": "general", "area_id": w.a.area.pk},
+    ("put", "/api/v1/companies/{company_id}/escalation-policies/{applies_to}"): lambda w: {
+        "tiers": [{"after_minutes": 0, "levels_up": 9, "kinds": ["inbox", "sms"]}]},
     ("put", "/api/v1/companies/{company_id}/hazard-deadlines/{level}"): lambda w: {
         "respond_minutes": 1, "on_site_minutes": 2, "rectify_hours": 3, "remind_before_minutes": 1,
         "escalate_every_minutes": 5},
@@ -217,15 +219,17 @@ def add_workforce(company, prefix: str) -> None:
 def add_notify(company, prefix: str) -> dict:
     """A webhook channel and a message delivered to the company's worker (inbox) and the channel."""
     from anlian.notify.delivery import notify
-    from anlian.notify.models import Channel, Route
+    from anlian.notify.models import Channel, EscalationPolicy, Route
 
     channel = Channel.objects.create(company=company.unit, kind="webhook", name=f"{prefix}渠道",
                                      config={"url": "http://127.0.0.1:9/", "secret": "s"})
     message = notify(company.unit, key=f"{prefix}-m", event="test", title=f"{prefix}消息", body="", url="/",
                      severity="info", to=[company.worker], channels=[channel])
     route = Route.objects.create(company=company.unit, event="hazard_dispatched", roles=["safety_officer"])
+    EscalationPolicy.objects.create(company=company.unit, applies_to="permit", name=f"{prefix}升级",
+                                    tiers=[{"after_minutes": 5, "levels_up": 1, "kinds": ["inbox"]}])
     return {"channel_id": channel.pk, "delivery_id": message.deliveries.first().pk, "channel_kind": "webhook",
-            "route_id": route.pk, "event": "hazard_dispatched", "language": "zh-hans"}
+            "route_id": route.pk, "event": "hazard_dispatched", "language": "zh-hans", "applies_to": "permit"}
 
 
 def add_hazard(company, prefix: str) -> int:
@@ -282,7 +286,7 @@ def a_snapshot(w: World) -> str:
 def workforce_rows(path: str) -> dict[str, list]:
     from anlian.core.models import Notice
     from anlian.hazards.models import DeadlinePolicy, DispatchRule, Hazard
-    from anlian.notify.models import Channel, Delivery
+    from anlian.notify.models import Channel, Delivery, EscalationPolicy
     from anlian.orgs.models import Contractor
     from anlian.training.models import Assignment, Attendance, Course, Session
     from anlian.workforce.models import (Badge, Certificate, ContractorArea, ContractorDocument, EntryCheck,
@@ -302,6 +306,7 @@ def workforce_rows(path: str) -> dict[str, list]:
         "hazards": rows(Hazard, "org_unit__path"), "hazard_rules": rows(DispatchRule, "owner__path"),
         "channels": rows(Channel, "company__path"), "deliveries": rows(Delivery, "message__company__path"),
         "hazard_deadlines": rows(DeadlinePolicy, "owner__path"),
+        "escalation_policies": rows(EscalationPolicy, "company__path"),
     }
 
 
