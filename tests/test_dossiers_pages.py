@@ -69,6 +69,10 @@ def test_pdf_is_made_by_the_worker_with_watermarked_photos(world: World, job, dj
         assert DerivedFile.objects.filter(original=use.file, event_id=use.event_id, kind=DerivedKind.DISPLAY).exists()
     status = client.get(reverse("dossiers:export", args=[export.pk])).content.decode()
     assert export.sha256 in status and reverse("dossiers:export_download", args=[export.pk]) in status
+    # company B reaches neither the progress page nor the file
+    other = client_for(world.b.admin)
+    for name in ("dossiers:export", "dossiers:export_download", "dossiers:export_bundle"):
+        assert other.get(reverse(name, args=[export.pk])).status_code == 404, name
 
 
 def test_a_replayed_request_returns_the_running_export(world: World, job):
@@ -155,3 +159,6 @@ def test_hazard_dossier(world: World):
     assert "隐患档案" in html and "消防通道被杂物堵塞" in html
     assert reverse("evidence:display", args=[sha, hazard.instance.events.get(seq=2).pk]) in html
     assert client_for(world.b.admin).get(reverse("dossiers:dossier", args=[hazard.instance_id])).status_code == 404
+    export, _created = services.request_export(world.a.worker.user, hazard.instance)
+    export = services.run_export(export.pk)
+    assert export.status == ExportStatus.DONE and export.pages >= 3, export.error
