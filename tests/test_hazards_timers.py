@@ -116,7 +116,7 @@ def test_a_reminder_goes_to_the_responsible_people_once_before_the_deadline(plan
     assert keys(plant.fitter) == [f"hazard:{hazard.pk}:remind:respond"]
     notice = Notice.objects.get(person=plant.fitter, key=f"hazard:{hazard.pk}:remind:respond")
     assert notice.title == f"隐患{hazard.instance.number}将于2026-05-19 10:00接收超期"
-    assert notice.url == reverse("permits:job", args=[hazard.instance_id])
+    assert notice.url == reverse("todos:open_hazard", args=[hazard.pk])
     # Nobody else is reminded, and a reminder is not an escalation.
     assert Notice.objects.filter(key__contains=":remind:").count() == 1
     assert not Escalation.objects.exists()

@@ -109,7 +109,7 @@ def test_nothing_before_the_deadline_then_tier_one_exactly_at_it(site):
     assert inbox_of(site.ceo) == [key] and inbox_of(site.world.a.worker) == [key]
     notice = Notice.objects.get(person=site.ceo, key=key)
     assert notice.title == f"督办（第1级）：作业{site.job.number}的“安全审批”已超期"
-    assert "2026-05-19 10:00" in notice.body and notice.url == reverse("permits:job", args=[site.job.pk])
+    assert "2026-05-19 10:00" in notice.body and notice.url == reverse("todos:open_job", args=[site.job.pk])
     assert inbox_of(site.b_manager) == []
     # Run again, and again later: the plant is one level below the company, so the default has one tier.
     assert run(at(10, 0))["escalations"] == 0 and run(at(13, 0))["escalations"] == 0
@@ -126,7 +126,7 @@ def test_the_people_who_may_do_a_waiting_step_hear_of_it_once(site, world):
     assert inbox_of(a.officer, ":waiting:") == [key]
     notice = Notice.objects.get(person=a.officer, key=key)
     assert notice.title == "待办：升级测试作业" + site.job.number + "等你安全审批"
-    assert notice.url == reverse("permits:job", args=[site.job.pk])
+    assert notice.url == reverse("todos:open_job", args=[site.job.pk])
     for outsider in (b.officer, other_plant_officer, at_team, a.worker, site.ceo):
         assert inbox_of(outsider, ":waiting:") == []
     assert run(at(8, 2))["waiting"] == 0
@@ -333,3 +333,35 @@ def test_the_page_shows_the_default_then_edits_and_resets(world):
     assert EscalationPolicy.objects.get(pk=stored.pk).tiers == stored.tiers
     assert client_for(a.admin).post(f"{url}reset/").status_code == 302
     assert not EscalationPolicy.objects.exists()
+
+
+# --- links in messages ------------------------------------------------------------------------------------
+
+PHONE = "Mozilla/5.0 (Linux; Android 12; M2012K11AC) AppleWebKit/537.36 Chrome/96.0 Mobile Safari/537.36 DingTalk/7.0"
+DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 DingTalk/7.0"
+
+
+def test_a_message_link_opens_the_phone_or_the_desktop_page_by_device(site, world):
+    url = reverse("todos:open_job", args=[site.job.pk])
+    officer = client_for(world.a.officer)
+    assert officer.get(url, HTTP_USER_AGENT=PHONE).url == reverse("permits:job", args=[site.job.pk])
+    assert officer.get(url, HTTP_USER_AGENT=DESKTOP).url == reverse("permits:detail", args=[site.job.pk])
+    assert officer.get(url).url == reverse("permits:detail", args=[site.job.pk])  # no agent: desktop
+    # Another company's person, or a job that does not exist: the same 404, nothing revealed.
+    assert client_for(world.b.officer).get(url, HTTP_USER_AGENT=PHONE).status_code == 404
+    assert officer.get(reverse("todos:open_job", args=[10**9])).status_code == 404
+    # Logged out: the login page, then back here.
+    from django.test import Client
+
+    assert "/login/" in Client().get(url).url
+
+
+def test_a_hazard_link_opens_the_hazard_page_by_device(world):
+    from tests.test_scoping_matrix import add_hazard
+
+    hazard_id = add_hazard(world.a, "甲")
+    url = reverse("todos:open_hazard", args=[hazard_id])
+    officer = client_for(world.a.officer)
+    assert officer.get(url, HTTP_USER_AGENT=PHONE).url == reverse("hazards:m_detail", args=[hazard_id])
+    assert officer.get(url, HTTP_USER_AGENT=DESKTOP).url == reverse("hazards:detail", args=[hazard_id])
+    assert client_for(world.b.admin).get(url).status_code == 404

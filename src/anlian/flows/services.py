@@ -611,7 +611,7 @@ def _tell_job_people(job: Instance, tpl: core.Template, state: core.State, perso
     told = {int(p) for p in guardians | {state.holder, person} if p and str(p).isdigit() and len(str(p)) < 19}
     people = Person.objects.filter(pk__in=told, company_id=job.company_id, is_active=True)
     notify_event(job.company, event="permit_withdrawn", key=f"job:{job.pk}:{seq}", severity=Severity.WARNING,
-                 unit=job.org_unit, people=list(people), url=reverse("permits:job", args=[job.pk]),
+                 unit=job.org_unit, people=list(people), url=reverse("todos:open_job", args=[job.pk]),
                  context={"number": job.number, "person": DbFacts().person_name(person), "reason": text})
 
 

@@ -229,7 +229,7 @@ def _tell(people: list[Person], hazard: Hazard, what: str) -> None:
                  unit=hazard.org_unit, people=[p for p in people if p.company_id == hazard.company_id],
                  context={"number": hazard.instance.number, "description": hazard.description,
                           "level": hazard.get_level_display(), "unit": str(hazard.responsible_unit or hazard.org_unit)},
-                 url=reverse("permits:job", args=[hazard.instance_id]))
+                 url=reverse("todos:open_hazard", args=[hazard.pk]))
 
 
 # --- acting and keeping the stage -------------------------------------------------------------------

@@ -147,7 +147,7 @@ def _sides(hazard: Hazard) -> list[list[int]]:
 
 
 def _url(hazard: Hazard) -> str:
-    return reverse("permits:job", args=[hazard.instance_id])
+    return reverse("todos:open_hazard", args=[hazard.pk])
 
 
 def _local(moment: datetime) -> str:

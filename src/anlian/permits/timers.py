@@ -115,7 +115,7 @@ def _run_chunk(jobs: list[Instance], now: datetime, policies: escalation.Policie
             people = sorted({p.pk: p for p in [*people, job.applicant]}.values(), key=lambda p: p.pk)
         escalation.send(job.company, event="permit_escalated", key=_key(job, step, tier), tier=tier, people=people,
                         unit=job.area.org_unit, context=_context(job, tpl, step, deadline),
-                        url=reverse("permits:job", args=[job.pk]), now=now)
+                        url=reverse("todos:open_job", args=[job.pk]), now=now)
         counts["escalations"] += 1
 
 
@@ -141,7 +141,7 @@ def _remind(due: list[tuple[Instance, core.State, Step, datetime]], now: datetim
         if (job.company_id, _remind_key(job, step.key)) in sent:
             continue
         notify_event(job.company, event="permit_reminder", key=_remind_key(job, step.key), unit=job.area.org_unit,
-                     people=_who_may_do(job, state, step), now=now, url=reverse("permits:job", args=[job.pk]),
+                     people=_who_may_do(job, state, step), now=now, url=reverse("todos:open_job", args=[job.pk]),
                      context={"number": job.number, "template": template_of(job.version).name, "step": step.name,
                               "when": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M"),
                               "applicant": job.applicant.name})
@@ -179,7 +179,7 @@ def _tell_waiting(jobs: list[Instance], now: datetime, counts: dict[str, int]) -
                 continue
             notify_event(job.company, event="permit_waiting", key=_waiting_key(job, step.key),
                          unit=job.area.org_unit, people=_who_may_do(job, state, step), now=now,
-                         url=reverse("permits:job", args=[job.pk]),
+                         url=reverse("todos:open_job", args=[job.pk]),
                          context={"number": job.number, "template": tpl.name, "step": step.name,
                                   "applicant": job.applicant.name})
             counts["waiting"] += 1
