@@ -213,3 +213,16 @@ def test_regulator_api_refusals(world: World, read_only):
     account = regulator(world, [world.a.unit])
     assert admin.delete(f"/api/v1/regulator-accounts/{account.pk}").status_code == 204
     assert services.is_read_only(account.person.user)
+
+
+def test_a_regulator_reading_any_page_never_crashes(world: World, job, read_only):
+    regulator(world, [world.a.unit])
+    reg = login("reg-a")
+    crashed = []
+    for path in all_paths():
+        if "logout" in path:
+            continue
+        answer = reg.get(path)
+        if answer.status_code >= 500:
+            crashed.append((path, answer.status_code))
+    assert crashed == []
