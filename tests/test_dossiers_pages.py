@@ -162,3 +162,15 @@ def test_hazard_dossier(world: World):
     export, _created = services.request_export(world.a.worker.user, hazard.instance)
     export = services.run_export(export.pk)
     assert export.status == ExportStatus.DONE and export.pages >= 3, export.error
+
+
+def test_pdf_renders_huge_and_odd_values(world: World, job):
+    """A 2000-character word, emoji, a control character and bidi overrides still make a PDF."""
+    from anlian.dossiers.pdf import render
+
+    d = services.collect(job)
+    d.entries[1].values.append({"label": "长文本", "text": "A" * 2000})
+    d.entries[1].values.append({"label": "表情", "text": "😀🔥 \u202e 𠀀 ok \x07"})
+    d.entries[1].notes.append(("意见", "很长的意见" * 300))
+    data, pages = render(d)
+    assert data.startswith(b"%PDF") and pages > 4

@@ -18,6 +18,7 @@ from anlian.core.errors import DomainError, Forbidden, NotFound
 from anlian.dossiers import services
 from anlian.dossiers.models import DossierExport, ExportStatus
 from anlian.flows import services as flows
+from anlian.flows.models import Instance
 
 SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -173,7 +174,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
         instance, link = services.instance_for_token(token)
     except services.LinkRefused as exc:
         return _refused(request, exc)
-    instance = flows.Instance.objects.select_related("version__template", "company", "area").get(pk=instance.pk)
+    instance = Instance.objects.select_related("version__template", "company", "area").get(pk=instance.pk)
     report = services.integrity(instance)
     return _public(render(request, "dossiers/verify.html", {"instance": instance, "report": report, "link": link,
                                                             "token": token}))
