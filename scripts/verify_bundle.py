@@ -182,10 +182,28 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Verify an Anlian evidence bundle offline.")
     parser.add_argument("bundle", help="the bundle (.zip)")
     parser.add_argument("--key", required=True, help="the install's public seal key (PEM), obtained separately")
+    parser.add_argument("--extract-tsa", metavar="DIR", help="also write the checkpoint's canonical JSON and its "
+                        "RFC 3161 token there, for: openssl ts -verify -data checkpoint.json -in token.tsr -CAfile …")
     args = parser.parse_args(argv)
     code, message = verify(args.bundle, args.key)
     print(message)
+    if args.extract_tsa and code != 2:
+        print(extract_tsa(args.bundle, args.extract_tsa))
     return code
+
+
+def extract_tsa(path: str, folder: str) -> str:
+    import os
+
+    cp = json.loads(zipfile.ZipFile(path).read("manifest.json")).get("checkpoint") or {}
+    if not cp.get("tsa_token"):
+        return "没有可信时间戳"
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "checkpoint.json"), "wb") as out:
+        out.write(canonical(cp["document"]).encode("utf-8"))
+    with open(os.path.join(folder, "token.tsr"), "wb") as out:
+        out.write(base64.b64decode(cp["tsa_token"]))
+    return f"已写出 {folder}/checkpoint.json 和 {folder}/token.tsr"
 
 
 if __name__ == "__main__":

@@ -86,14 +86,18 @@ class StandIn:
         info = tsp.TSTInfo({"version": "v1", "policy": "1.2.3.4.1", "message_imprint": imprint,
                             "serial_number": self.serial, "gen_time": datetime.now(timezone.utc), "nonce": nonce})
         der = info.dump()
+        cert_der = self.cert.public_bytes(serialization.Encoding.DER)
         attrs = cms.CMSAttributes([
             cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
             cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(der).digest()]}),
+            # RFC 5816 (ESS signing-certificate-v2): which certificate signed, as a real TSA says
+            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2({"certs": [
+                tsp.ESSCertIDv2({"hash_algorithm": {"algorithm": "sha256"}, "cert_hash": hashlib.sha256(cert_der).digest()})]})]}),
         ])
         signature = self.key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
         if self.mode == "bad_signature":
             signature = ec.generate_private_key(ec.SECP256R1()).sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
-        cert = ax509.Certificate.load(self.cert.public_bytes(serialization.Encoding.DER))
+        cert = ax509.Certificate.load(cert_der)
         signer = cms.SignerInfo({
             "version": "v1",
             "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
@@ -184,3 +188,32 @@ def test_garbage_replies_are_tsa_errors():
     for reply in (b"", b"\x30\x03\x02\x01\x00", b"not der at all", base64.b64encode(b"x")):
         with pytest.raises(tsa.TsaError):
             tsa.check_reply(reply, b"\x00" * 32)
+
+
+def test_the_offline_script_extracts_the_timestamp_for_openssl(stand_in, job, world, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from anlian.seal import keys
+    from anlian.seal.bundle import build_bundle
+    from tests.test_seal_bundle import SCRIPT
+
+    checkpoints.seal_company(world.a.unit)
+    bundle, key = tmp_path / "b.zip", tmp_path / "k.pem"
+    bundle.write_bytes(build_bundle(job))
+    key.write_text(keys.public_pem())
+    done = subprocess.run([sys.executable, str(SCRIPT), str(bundle), "--key", str(key), "--extract-tsa",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data, token = (tmp_path / "out" / "checkpoint.json").read_bytes(), (tmp_path / "out" / "token.tsr").read_bytes()
+    cp = Checkpoint.objects.get()
+    assert tsa.check_reply(token, hashlib.sha256(data).digest()).serial == 1
+    assert data == checkpoints.canonical(checkpoints.document(cp))
+    if shutil.which("openssl"):  # the documented command, with the stand-in's certificate as the CA
+        ca = tmp_path / "tsa.pem"
+        ca.write_bytes(stand_in.cert.public_bytes(serialization.Encoding.PEM))
+        checked = subprocess.run(["openssl", "ts", "-verify", "-data", str(tmp_path / "out" / "checkpoint.json"),
+                                  "-in", str(tmp_path / "out" / "token.tsr"), "-CAfile", str(ca)],
+                                 capture_output=True, text=True, timeout=60)
+        assert "Verification: OK" in checked.stdout, checked.stdout + checked.stderr
