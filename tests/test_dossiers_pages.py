@@ -65,8 +65,10 @@ def test_pdf_is_made_by_the_worker_with_watermarked_photos(world: World, job, dj
     # one picture per photo, the QR code and the signature
     assert len(re.findall(rb"/Subtype\s*/Image", pdf)) >= 5 + 2
     # every photo went through the watermark pipeline: a display copy per (photo, event)
-    for use in EventPhoto.objects.filter(event__instance=job):
+    for use in EventPhoto.objects.filter(event__instance=job).select_related("file"):
         assert DerivedFile.objects.filter(original=use.file, event_id=use.event_id, kind=DerivedKind.DISPLAY).exists()
+        with use.file.file.open("rb") as handle:
+            assert handle.read()[-4096:] not in pdf  # the raw original is not in the PDF
     status = client.get(reverse("dossiers:export", args=[export.pk])).content.decode()
     assert export.sha256 in status and reverse("dossiers:export_download", args=[export.pk]) in status
     # company B reaches neither the progress page nor the file

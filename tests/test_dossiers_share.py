@@ -84,7 +84,7 @@ def test_link_opens_the_read_only_phone_dossier_without_login(world: World, job,
     assert answer.status_code == 200 and answer["Content-Type"] == "image/png"
 
 
-def test_link_shows_nothing_else(world: World, job, job_b, link):
+def test_link_shows_nothing_else(world: World, job, job_b, link, caplog):
     anonymous, token = Client(), services.share_token(link)
     other = EventPhoto.objects.filter(event__instance=job_b).select_related("file").first()
     mine = EventPhoto.objects.filter(event__instance=job).select_related("file").first()
@@ -93,6 +93,7 @@ def test_link_shows_nothing_else(world: World, job, job_b, link):
                           (other.event_id, mine.file.sha256), (mine.event_id, "0" * 64), (mine.event_id, "../x")):
         answer = anonymous.get(f"/dossiers/s/{token}/photos/{event_id}/{sha}/")
         assert answer.status_code == 404, (event_id, sha)
+    assert "outside its job" in caplog.text
     # the logged-in pages still need a login
     for url in (reverse("dossiers:dossier", args=[job.pk]), reverse("permits:detail", args=[job.pk]),
                 reverse("evidence:display", args=[mine.file.sha256, mine.event_id])):

@@ -153,12 +153,15 @@ def shared_photo(request: HttpRequest, token: str, event_id: int, sha256: str) -
     except services.LinkRefused as exc:
         return _refused(request, exc)
     if not SHA.match(sha256):
+        services.log.warning("share link %s asked for a malformed file name", link.pk)
         raise Http404()
     data = services.display_copy(link.instance, event_id, sha256)
     kind = "image/jpeg"
     if data is None:
         data, kind = services.signature_image(link.instance, event_id, sha256), "image/png"
     if data is None:
+        services.log.warning("share link %s asked for a file outside its job: event %s, %s…", link.pk, event_id,
+                             sha256[:12])
         raise Http404()
     response = HttpResponse(data, content_type=kind)
     response["X-Content-Type-Options"] = "nosniff"
