@@ -214,6 +214,12 @@ ANLIAN_REDLIST_BLACK_TIMELINESS = float(os.environ.get("ANLIAN_REDLIST_BLACK_TIM
 ANLIAN_REDLIST_BLACK_TRAINING = float(os.environ.get("ANLIAN_REDLIST_BLACK_TRAINING", "80"))
 # A hazard of the same category at the same place within this many days is linked as a recurrence.
 ANLIAN_HAZARD_RECURRENCE_DAYS = int(os.environ.get("ANLIAN_HAZARD_RECURRENCE_DAYS", "90"))
+# Retention of ended jobs per template kind (anlian.flows.retention): never below 365 days.
+ANLIAN_RETENTION_DAYS = {
+    "permit": int(os.environ.get("ANLIAN_RETENTION_PERMIT_DAYS", "1095")),
+    "hazard": int(os.environ.get("ANLIAN_RETENTION_HAZARD_DAYS", "1095")),
+}
+ANLIAN_RETENTION_AUTO = envbool("ANLIAN_RETENTION_AUTO", False)  # the worker deletes due jobs daily
 
 # --- files ------------------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("ANLIAN_MEDIA_ROOT", DATA_DIR / "media")).resolve()

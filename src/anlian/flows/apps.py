@@ -12,6 +12,7 @@ class FlowsConfig(AppConfig):
     def ready(self) -> None:
         from django.utils.translation import gettext
 
+        from anlian.flows import retention  # noqa: F401 - registers its system check
         from anlian.flows.core import set_translator
         from anlian.flows.core.clock import set_display_zone
         from anlian.flows.services import sync_shipped_templates

@@ -205,3 +205,31 @@ class EventPhoto(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "file", "slot"], name="eventphoto_unique")]
+
+
+class Tombstone(models.Model):
+    """What is left of a job the retention policy deleted: its number, its dates, how many events
+    it had and the hash of the last one — so the company's chain still accounts for it. Tombstones
+    are chained per company (`prev_hash` → `hash`), and only the retention policy writes them."""
+
+    company = models.ForeignKey("orgs.OrgUnit", on_delete=models.PROTECT, related_name="+")
+    instance_id = models.PositiveBigIntegerField(unique=True)  # the deleted job's id, never reused
+    number = models.CharField(_("编号"), max_length=40)
+    template_key = models.CharField(max_length=60)
+    kind = models.CharField(max_length=20)
+    status = models.CharField(max_length=12)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    events = models.PositiveIntegerField()
+    last_hash = models.CharField(max_length=64)
+    retention_days = models.PositiveIntegerField()
+    deleted_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    scope_path_lookup = "company__path"
+
+    class Meta:
+        verbose_name = _("删除记录")
+        verbose_name_plural = _("删除记录")
+        ordering = ["company", "pk"]

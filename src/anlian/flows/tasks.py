@@ -32,3 +32,15 @@ def process_photo_steps(limit: int = 200) -> int:
         watermark_event(event_id)
         after_event(event_id)
     return len(pending)
+
+
+@db_periodic_task(crontab(hour="3", minute="30"))
+def apply_retention() -> int:
+    """Daily at 03:30 when ANLIAN_RETENTION_AUTO is on: delete ended jobs past their retention."""
+    from django.conf import settings
+
+    from anlian.flows import retention
+
+    if not settings.ANLIAN_RETENTION_AUTO:
+        return 0
+    return len(retention.apply())
