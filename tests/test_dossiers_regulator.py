@@ -133,7 +133,8 @@ def test_a_group_admin_gives_both_companies(world: World, job, job_b, read_only)
     for j in (job, job_b):
         assert reg.get(reverse("dossiers:dossier", args=[j.pk])).status_code == 200
     listed = client_for(boss).get("/api/v1/regulator-accounts").json()
-    assert [x["username"] for x in listed] == ["reg-both"]
+    assert [x["username"] for x in listed["items"]] == ["reg-both"]
+    assert client_for(world.a.admin).get("/api/v1/regulator-accounts").json()["count"] == 1  # in its company
     assert world.group.kind == OrgKind.GROUP
     # the group is not a company: it cannot be chosen
     answer = client_for(boss).post("/api/v1/regulator-accounts", {

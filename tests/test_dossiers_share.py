@@ -155,7 +155,9 @@ def test_share_link_api(world: World, job, job_b):
     assert body["days"] == 14 and "/dossiers/s/" in body["url"]
     assert Client().get(body["url"].split("://", 1)[1].split("/", 1)[1].join(["/", ""])).status_code == 200
     listed = client.get(f"/api/v1/share-links?instance_id={job.pk}").json()
-    assert [x["id"] for x in listed] == [body["id"]]
+    assert [x["id"] for x in listed["items"]] == [body["id"]] and listed["count"] == 1
+    assert client_for(world.a.worker).get(f"/api/v1/share-links?instance_id={job.pk}").status_code == 403
+    assert client_for(world.b.admin).get(f"/api/v1/share-links?instance_id={job.pk}").status_code == 404
     for bad in ({"instance_id": job.pk, "days": 0}, {"instance_id": job.pk, "days": 31},
                 {"instance_id": job.pk}, {"instance_id": job.pk, "days": 3, "max_age": 99}):
         assert client.post("/api/v1/share-links", bad, content_type="application/json").status_code == 422

@@ -12,9 +12,10 @@ from typing import Optional
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Field, Router, Schema, Status
+from ninja.pagination import paginate
 
 from anlian.core.errors import Forbidden, NotFound
-from anlian.core.schemas import Id, Strict
+from anlian.core.schemas import Id, Pages, Strict
 from anlian.dossiers import services
 from anlian.dossiers.models import DossierExport, ExportStatus, RegulatorAccount, ShareLink
 from anlian.flows import services as flows
@@ -113,11 +114,12 @@ def create_share_link(request: HttpRequest, payload: ShareIn):
 
 
 @router.get("/share-links", response=list[ShareOut], summary="Share links of one job (managers of its unit)")
+@paginate(Pages)
 def list_share_links(request: HttpRequest, instance_id: Id):
     instance = _instance(request, instance_id)
     if not services.can_share(request.user, instance):
         raise Forbidden()
-    return list(instance.share_links.all()[:200])
+    return instance.share_links.all()
 
 
 @router.delete("/share-links/{link_id}", response={204: None}, summary="Revoke a share link (at once, for good)")
@@ -166,9 +168,10 @@ def _manager(request: HttpRequest) -> None:
 
 
 @router.get("/regulator-accounts", response=list[RegulatorOut], summary="Regulator accounts of the companies I manage")
+@paginate(Pages)
 def list_regulators(request: HttpRequest):
     _manager(request)
-    return list(services.visible_regulators(request.user)[:500])
+    return services.visible_regulators(request.user)
 
 
 @router.post("/regulator-accounts", response={201: RegulatorOut},
