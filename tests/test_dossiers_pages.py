@@ -176,3 +176,19 @@ def test_pdf_renders_huge_and_odd_values(world: World, job):
     d.entries[1].notes.append(("意见", "很长的意见" * 300))
     data, pages = render(d)
     assert data.startswith(b"%PDF") and pages > 4
+
+
+def test_forms_need_the_csrf_token(world: World, job):
+    from tests.conftest import csrf_client_for
+
+    client = csrf_client_for(world.a.officer)
+    assert client.post(reverse("dossiers:export_start", args=[job.pk])).status_code == 403
+    assert client.post(reverse("dossiers:share_create", args=[job.pk]), {"days": "3"}).status_code == 403
+    assert client.post("/api/v1/dossiers", {"instance_id": job.pk}, content_type="application/json").status_code == 403
+    from anlian.dossiers.models import ShareLink
+
+    assert not DossierExport.objects.exists() and not ShareLink.objects.exists()
+    # pages answer GET only where they show, POST only where they act
+    plain = client_for(world.a.officer)
+    assert plain.get(reverse("dossiers:export_start", args=[job.pk])).status_code == 405
+    assert plain.post(reverse("dossiers:dossier", args=[job.pk])).status_code == 405
