@@ -223,3 +223,16 @@ def test_the_fast_path_hashes_every_intact_row_like_the_engine(job, shop):
     assert [verify._fast(row) for row in rows] == [row[12] for row in rows]
     assert [verify._recompute(row) for row in rows] == [row[12] for row in rows]
     assert verify.verify_all().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_processes_find_the_same_breaks_in_the_same_order(shop, world):
+    jobs = [run_hazard(shop, minute=m) for m in range(3)]
+    Event.objects.filter(instance=jobs[2], seq=4).update(step="x")
+    delete_event(Event.objects.get(instance=jobs[0], seq=9))
+    one = verify.verify_all(workers=1)
+    seen = []
+    two = verify.verify_all(workers=2, progress=lambda events, done: seen.append(done))
+    assert [(b.code, b.instance_id, b.seq) for b in two.breaks] == [(b.code, b.instance_id, b.seq) for b in one.breaks] == [
+        ("head_mismatch", jobs[0].pk, 8), ("event_changed", jobs[2].pk, 4)]
+    assert (two.events, two.files) == (one.events, one.files) == (26, 10) and seen[-1] == 3  # one clip shared by the three reports

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any
 
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
@@ -399,7 +400,19 @@ def verify_instance(instance: Instance, *, files: bool = True) -> Report:
     return _report(run, covered.summary() if covered else None)
 
 
-def _verify_companies(run: _Run, company_ids: list[int] | None, progress: Progress | None) -> _Seal | None:
+def _scope(company_ids: list[int] | None, lo: int | None = None, hi: int | None = None):
+    jobs, events = Instance.objects.order_by("pk"), Event.objects.all()
+    if company_ids is not None:
+        jobs, events = jobs.filter(company_id__in=company_ids), events.filter(instance__company_id__in=company_ids)
+    if lo is not None:
+        jobs, events = jobs.filter(pk__gte=lo), events.filter(instance_id__gte=lo)
+    if hi is not None:
+        jobs, events = jobs.filter(pk__lt=hi), events.filter(instance_id__lt=hi)
+    return jobs, events
+
+
+def _verify_companies(run: _Run, company_ids: list[int] | None, progress: Progress | None,
+                      workers: int | None = None) -> _Seal | None:
     seals: dict[int, _Seal] = {}
 
     def seal_of(company_id: int) -> _Seal:
@@ -407,16 +420,16 @@ def _verify_companies(run: _Run, company_ids: list[int] | None, progress: Progre
             seals[company_id] = _check_seals(run, company_id)
         return seals[company_id]
 
-    jobs = Instance.objects.order_by("pk")
-    events = Event.objects.all()
-    if company_ids is not None:
-        jobs, events = jobs.filter(company_id__in=company_ids), events.filter(instance__company_id__in=company_ids)
-    _walk(run, jobs.values_list(*JOB).iterator(chunk_size=CHUNK), _rows(events), seal_of, progress)
+    jobs, events = _scope(company_ids)
+    workers = _workers(events, workers)
+    if workers > 1:
+        _walk_parallel(run, company_ids, workers, seal_of, progress)
+    else:
+        _walk(run, jobs.values_list(*JOB).iterator(chunk_size=CHUNK), _rows(events), seal_of, progress)
     sealed_companies = set(Checkpoint.objects.values_list("company_id", flat=True).distinct())
     for company_id in sorted(sealed_companies if company_ids is None else sealed_companies & set(company_ids)):
         seal = seal_of(company_id)
-        existing = set(Instance.objects.filter(company_id=company_id, pk__in=list(seal.leaves))
-                       .values_list("pk", flat=True))
+        existing = set(Instance.objects.filter(company_id=company_id).values_list("pk", flat=True))
         for gone in sorted(set(seal.leaves) - existing)[:MAX_BREAKS]:
             run.add("checkpoint_mismatch", _("封签 #{n} 封存的作业 #{pk} 已不存在（封签后被删除）")
                     .format(n=seal.latest.number, pk=gone), gone)
@@ -424,14 +437,76 @@ def _verify_companies(run: _Run, company_ids: list[int] | None, progress: Progre
     return max(latest, key=lambda s: s.latest.sealed_at) if latest else None
 
 
-def verify_company(company, *, files: bool = True, progress: Progress | None = None) -> Report:
+PARALLEL_FROM = 200_000  # events: below this, starting processes costs more than it saves
+
+
+def _workers(events, asked: int | None) -> int:
+    """Processes to verify with: as asked, else one per CPU (at most 8) for large runs. Never inside a
+    transaction: other processes would not see its rows (tests), and forking mid-transaction is unsafe."""
+    if connection.in_atomic_block or (asked is not None and asked <= 1):
+        return 1
+    if asked is None:
+        cpus = min(os.cpu_count() or 1, 8)
+        if cpus <= 1 or events.count() < PARALLEL_FROM:
+            return 1
+        return cpus
+    return asked
+
+
+def _slice(task: tuple) -> tuple[int, int, list[Break], set]:
+    """One worker process: the jobs with lo ≤ id < hi. Checkpoint breaks are the parent's to report;
+    here the checkpoints are only read, for the heads they sealed."""
+    company_ids, lo, hi, files = task
+    run, seals = _Run(files=files), {}
+
+    def seal_of(company_id: int) -> _Seal:
+        if company_id not in seals:
+            seals[company_id] = _check_seals(_Run(files=False), company_id)
+        return seals[company_id]
+
+    jobs, events = _scope(company_ids, lo, hi)
+    _walk(run, jobs.values_list(*JOB).iterator(chunk_size=CHUNK), _rows(events), seal_of, None)
+    connection.close()
+    return run.events, run.jobs, run.breaks, set(run.hashed)
+
+
+def _walk_parallel(run: _Run, company_ids: list[int] | None, workers: int, seal_of: Callable[[int], _Seal],
+                   progress: Progress | None) -> None:
+    """Split the jobs into id ranges of about equal size, verified by `workers` forked processes; the
+    results are merged in id order, so breaks come in the same order as in one process."""
+    import multiprocessing
+
+    jobs, _events = _scope(company_ids)
+    ids = list(jobs.values_list("pk", flat=True))
+    for company_id in sorted(set(jobs.values_list("company_id", flat=True).distinct())):
+        seal_of(company_id)  # checkpoint breaks first, as one process reports them
+    parts = workers * 4
+    bounds = [ids[len(ids) * i // parts] for i in range(1, parts)] if ids else []
+    edges = [None, *sorted(set(bounds)), None]
+    tasks = [(company_ids, edges[i], edges[i + 1], run.files) for i in range(len(edges) - 1)]
+    connections.close_all()  # each process opens its own
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for events, jobs_done, breaks, hashed in pool.imap(_slice, tasks):
+            run.events += events
+            run.jobs += jobs_done
+            for found in breaks:
+                if len(run.breaks) < MAX_BREAKS:
+                    run.breaks.append(found)
+            run.hashed.update(dict.fromkeys(hashed))
+            if progress:
+                progress(run.events, run.jobs)
+
+
+def verify_company(company, *, files: bool = True, progress: Progress | None = None,
+                   workers: int | None = None) -> Report:
+    """workers: processes (default: one per CPU for runs of PARALLEL_FROM events or more)."""
     run = _Run(files=files)
     company_id = company if isinstance(company, int) else company.pk
-    seal = _verify_companies(run, [company_id], progress)
+    seal = _verify_companies(run, [company_id], progress, workers)
     return _report(run, seal.summary() if seal else None)
 
 
-def verify_all(*, files: bool = True, progress: Progress | None = None) -> Report:
+def verify_all(*, files: bool = True, progress: Progress | None = None, workers: int | None = None) -> Report:
     run = _Run(files=files)
-    seal = _verify_companies(run, None, progress)
+    seal = _verify_companies(run, None, progress, workers)
     return _report(run, seal.summary() if seal else None)
