@@ -25,6 +25,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_de
 from anlian.audit import context, registry
 from anlian.audit.models import Action, AuditEntry
 from anlian.core import clock
+from anlian.core.prepared import Prepared
 
 log = logging.getLogger("anlian.audit")
 
@@ -87,21 +88,49 @@ def _set_slot(slot: Slot | None) -> None:
         _loose.set(slot)
 
 
+_SQL: dict[str, str] = {}
+_INSERT_FIELDS = ("company", "org_path", "at", "actor", "actor_name", "ip", "request_id", "action", "model",
+                  "object_id", "object_repr", "changes")
+
+
+def _insert(entry: AuditEntry, using: str) -> int:
+    """One INSERT, its SQL written once: the ORM would compile the same statement for every
+    change, which cost more than the write itself (saving a person must stay cheap)."""
+    connection = connections[using]
+    fields = [AuditEntry._meta.get_field(name) for name in _INSERT_FIELDS]
+    returning = connection.features.can_return_columns_from_insert
+    sql = _SQL.get(using)
+    if sql is None:
+        quote = connection.ops.quote_name
+        sql = "INSERT INTO {} ({}) VALUES ({})".format(
+            quote(AuditEntry._meta.db_table), ", ".join(quote(f.column) for f in fields),
+            ", ".join(["%s"] * len(fields)))
+        if returning:
+            sql += " RETURNING " + quote(AuditEntry._meta.pk.column)
+        _SQL[using] = sql
+    params = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0] if returning else cursor.lastrowid
+
+
 def _write(instance: models.Model, action: str, changes: dict[str, Any], using: str,
-           scope: tuple[int | None, str] | None = None) -> AuditEntry:
+           scope: tuple[int | None, str] | None = None, created: bool = False) -> int:
     spec = registry.REGISTRY[type(instance)]
-    company_id, path = scope if scope is not None else registry.scope_of(instance)
+    company_id, path = scope if scope is not None else registry.scope_of(instance, created)
     actor = context.current()
-    entry = AuditEntry.objects.using(using).create(
+    user = actor.account() if actor else None
+    entry = AuditEntry(
         company_id=company_id, org_path=path, at=clock.now(),
-        actor=actor.account() if actor else None, actor_name=actor.display_name() if actor else "",
+        actor_id=user.pk if user is not None else None, actor_name=actor.display_name() if actor else "",
         ip=actor.ip if actor else None, request_id=actor.request_id if actor else "",
         action=action, model=spec.label, object_id=str(instance.pk),
         object_repr=getattr(instance, "_anlian_audit_repr", None) or registry.describe(instance),
         changes=changes,
     )
-    _set_slot(Slot(spec.label, str(instance.pk), _transaction(using), entry.pk, changes))
-    return entry
+    entry_id = _insert(entry, using)
+    _set_slot(Slot(spec.label, str(instance.pk), _transaction(using), entry_id, changes))
+    return entry_id
 
 
 def _values(instance: models.Model, fields: list[models.Field]) -> dict[str, Any]:
@@ -141,6 +170,17 @@ def _empty(value: Any) -> bool:
 # --- save and delete ------------------------------------------------------------------------------
 
 
+_STORED: dict[tuple[type[models.Model], tuple[str, ...]], Prepared] = {}
+
+
+def _stored(model: type[models.Model], columns: tuple[str, ...]) -> Prepared:
+    """The stored row's tracked columns, compiled once per model and column set (core.prepared)."""
+    key = (model, columns)
+    if key not in _STORED:
+        _STORED[key] = Prepared(lambda pk: model._base_manager.filter(pk=pk).values_list(*columns))
+    return _STORED[key]
+
+
 def on_pre_save(sender: type[models.Model], instance: models.Model, raw: bool = False, using: str = "default",
                 update_fields: Any = None, **kwargs: Any) -> None:
     instance._anlian_audit_old = None
@@ -151,9 +191,9 @@ def on_pre_save(sender: type[models.Model], instance: models.Model, raw: bool = 
         fields = [f for f in fields if f.name in update_fields or f.attname in update_fields]
         if not fields:
             return  # e.g. last_login: nothing tracked, not even a SELECT
-    row = sender._base_manager.using(using).filter(pk=instance.pk).values(*(f.attname for f in fields)).first()
-    if row is not None:
-        instance._anlian_audit_old = {f.name: registry.normalise(f, row[f.attname]) for f in fields}
+    rows = _stored(sender, tuple(f.attname for f in fields)).rows(instance.pk)
+    if rows:
+        instance._anlian_audit_old = {f.name: registry.normalise(f, value) for f, value in zip(fields, rows[0])}
 
 
 def on_post_save(sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False,
@@ -166,7 +206,7 @@ def on_post_save(sender: type[models.Model], instance: models.Model, created: bo
     if created or old is None:
         new = {name: value for name, value in _values(instance, fields).items() if not _empty(value)}
         if created:
-            _write(instance, Action.CREATE, _diff(fields, {}, new, instance), using)
+            _write(instance, Action.CREATE, _diff(fields, {}, new, instance), using, created=True)
         return
     fields = [f for f in fields if f.name in old]
     changes = _diff(fields, old, _values(instance, fields), instance)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
@@ -31,6 +32,7 @@ SECRET_WORDS = {"secret", "token", "password", "passwd", "sign", "signature", "w
 SECRET_PARTS = ("access_key", "api_key", "private_key", "secret_key", "sign_key")
 
 
+@lru_cache(maxsize=1024)
 def is_secret_name(name: str) -> bool:
     lowered = str(name).lower()
     words = set(re.split(r"[^a-z0-9]+", lowered))
@@ -76,6 +78,7 @@ REGISTRY: dict[type[models.Model], Audited] = {}
 def load() -> dict[type[models.Model], Audited]:
     """Resolve SPECS against the installed apps (a model that does not exist is skipped)."""
     REGISTRY.clear()
+    _FIELDS.clear()
     for label, unit_path, exclude, m2m in SPECS:
         try:
             model = apps.get_model(label)
@@ -102,13 +105,20 @@ def kinds() -> list[tuple[str, str]]:
                   key=lambda pair: pair[0])
 
 
+_FIELDS: dict[type[models.Model], list[models.Field]] = {}
+
+
 def tracked_fields(model: type[models.Model]) -> list[models.Field]:
     """Fields people edit: not the key, not timestamps the database keeps, not derived values
     (editable=False: paths, depths, denormalised companies)."""
-    spec = REGISTRY[model]
-    return [f for f in model._meta.concrete_fields
+    fields = _FIELDS.get(model)
+    if fields is None:
+        spec = REGISTRY[model]
+        fields = _FIELDS[model] = [
+            f for f in model._meta.concrete_fields
             if not f.primary_key and f.editable and f.name not in spec.exclude
             and not getattr(f, "auto_now", False) and not getattr(f, "auto_now_add", False)]
+    return fields
 
 
 # --- where an object belongs ----------------------------------------------------------------------
@@ -125,7 +135,7 @@ def _follow(obj: Any, path: str) -> Any:
     return obj
 
 
-def scope_of(instance: models.Model) -> tuple[int | None, str]:
+def scope_of(instance: models.Model, created: bool = False) -> tuple[int | None, str]:
     """(company id, org path) of the object: its company's entries, visible to that company's
     managers. Objects of no company (shipped templates, built-in roles, the group) have none."""
     from anlian.orgs.models import OrgKind, OrgUnit, Person
@@ -139,8 +149,14 @@ def scope_of(instance: models.Model) -> tuple[int | None, str]:
             path = f"{parent.path if parent is not None else '/'}{unit.pk}/"
     else:
         if spec.unit_path is None:  # a login account belongs where its person works
-            person = Person.objects.filter(user_id=instance.pk).select_related("org_unit").first()
-            unit = person.org_unit if person is not None else None
+            if created:  # nobody links a brand-new account yet: the person's own entry shows the link
+                return None, ""
+            row = Person.objects.filter(user_id=instance.pk).values_list(
+                "org_unit_id", "org_unit__company_id", "org_unit__path", "org_unit__kind").first()
+            if row is None:
+                return None, ""
+            unit_id, company_id, path, kind = row
+            return (unit_id if kind == OrgKind.COMPANY else company_id), path
         else:
             unit = _follow(instance, spec.unit_path)
         if unit is None:
