@@ -34,10 +34,10 @@ from django.utils import timezone
 
 from anlian.core import clock
 from anlian.flows import core
-from anlian.flows.models import Instance, InstanceStatus
-from anlian.flows.services import core_events, open_steps, template_of
 from anlian.flows.core.schema import SCOPES, Step
 from anlian.flows.core.state import persons
+from anlian.flows.models import Instance, InstanceStatus
+from anlian.flows.services import core_events, open_steps, template_of
 from anlian.notify import escalation
 from anlian.notify.routing import notify_event
 from anlian.orgs.models import Person, RoleGrant
