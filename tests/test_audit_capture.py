@@ -225,3 +225,25 @@ def test_deleting_a_person_records_their_grants_too(world, since):
     assert {(e.model, e.action) for e in deleted} == {("orgs.rolegrant", "delete"), ("orgs.person", "delete")}
     assert all(e.company_id == world.a.unit.pk for e in deleted)
     assert next(e for e in deleted if e.model == "orgs.person").changes["name"] == ["临时工", None]
+
+
+def test_bulk_paths_can_be_recorded_explicitly(world, since):
+    people = Person.objects.bulk_create([Person(org_unit=world.a.team, company=world.a.unit, name=f"导入{i}",
+                                                employee_no=f"A5{i:02d}") for i in range(3)])
+    assert since() == []  # bulk_create sends no signal: not seen on its own
+    with audit.acting(world.a.admin.user):
+        assert audit.record_created(people) == 3
+    made = since()
+    assert [(e.action, e.object_repr, e.company_id) for e in made] == [("create", f"导入{i}", world.a.unit.pk)
+                                                                      for i in range(3)]
+    team = world.a.team
+    old_parent = team.parent_id
+    workshop = services.create_unit(SYSTEM, name="新车间", kind="workshop", parent=world.a.plant)
+    services.move_unit(SYSTEM, team, workshop)  # QuerySet.update(): no signal
+    team.refresh_from_db()
+    before = len(since())
+    with audit.acting(world.a.admin.user):
+        audit.record_changed(team, {"parent_id": old_parent})
+    moved = only(since()[before:])
+    assert moved.changes == {"parent": ["甲公司一厂", "新车间"]} and moved.actor_id == world.a.admin.user.pk
+    assert audit.record_changed(team, {"parent_id": team.parent_id}) is None  # nothing changed: nothing written

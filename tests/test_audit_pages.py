@@ -71,6 +71,8 @@ def test_filters_narrow_the_list(logged):
     assert "13800000000" in by_date and "角色授权" not in by_date.split('id="results"')[1]
     by_text = text(client.get("/audit/", {"q": "13800000000"}))
     assert "甲-改名" in by_text
+    by_chinese = text(client.get("/audit/", {"q": "甲-改", "kind": "orgs.person"})).split('id="results"')[1]
+    assert "13800000000" in by_chinese and "甲公司安全员" not in by_chinese
     by_who = text(client.get("/audit/", {"who": "没有这个人"}))
     assert "没有符合条件的审计记录" in by_who
     by_object = text(client.get("/audit/", {"object": str(world.a.worker.pk), "kind": "orgs.person"}))

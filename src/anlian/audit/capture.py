@@ -311,3 +311,31 @@ def connect() -> None:
             m2m = model._meta.get_field(name)
             THROUGH[m2m.remote_field.through] = (model, m2m)
             m2m_changed.connect(on_m2m_changed, sender=m2m.remote_field.through, dispatch_uid=f"{uid}.{name}")
+
+
+# --- for code paths without signals ---------------------------------------------------------------
+
+
+def record_created(objects: list[models.Model], using: str = "default") -> int:
+    """Entries for objects inserted with bulk_create (an Excel import of people): one per object,
+    as a save would have written. Returns how many were written."""
+    written = 0
+    for obj in objects:
+        if type(obj) not in registry.REGISTRY or obj.pk is None or not _ready(using):
+            continue
+        fields = registry.tracked_fields(type(obj))
+        new = {name: value for name, value in _values(obj, fields).items() if not _empty(value)}
+        _write(obj, Action.CREATE, _diff(fields, {}, new, obj), using, created=True)
+        written += 1
+    return written
+
+
+def record_changed(instance: models.Model, old: dict[str, Any], using: str = "default") -> int | None:
+    """An entry for a change made with QuerySet.update(): `old` maps field names to the values
+    before (as the model holds them, e.g. parent_id), the instance holds the values after."""
+    if type(instance) not in registry.REGISTRY or not _ready(using):
+        return None
+    fields = [f for f in instance._meta.concrete_fields if f.name in old or f.attname in old]
+    before = {f.name: registry.normalise(f, old.get(f.name, old.get(f.attname))) for f in fields}
+    changes = _diff(fields, before, _values(instance, fields), instance)
+    return _write(instance, Action.UPDATE, changes, using) if changes else None
