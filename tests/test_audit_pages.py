@@ -93,7 +93,13 @@ def test_one_entry_page_and_long_text_as_a_line_diff(world):
     entry = AuditEntry.objects.filter(model="flows.templateversion", action="update").latest("pk")
     body = text(client_for(world.a.admin).get(f"/audit/{entry.pk}/"))
     assert "l-del" in body and "l-add" in body and "required: false" in body
-    assert "行差异" in body
+    assert "行差异" in body and "模板内容" in body and "模板版本" in body
+    # a new version's entry shows only what changed against the version before, as lines
+    created = AuditEntry.objects.filter(model="flows.templateversion", action="create",
+                                        object_id=str(version.pk)).get()
+    body = text(client_for(world.a.admin).get(f"/audit/{created.pk}/"))
+    assert '<span class="l-del">- ' in body and '<span class="l-add">+ ' in body
+    assert body.count('class="l-add"') == 1 and body.count('class="l-del"') == 1
 
 
 def test_company_b_entries_are_invisible_to_company_a(logged):

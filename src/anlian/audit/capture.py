@@ -206,7 +206,8 @@ def on_post_save(sender: type[models.Model], instance: models.Model, created: bo
     if created or old is None:
         new = {name: value for name, value in _values(instance, fields).items() if not _empty(value)}
         if created:
-            _write(instance, Action.CREATE, _diff(fields, {}, new, instance), using, created=True)
+            _write(instance, Action.CREATE, _diff(fields, registry.baseline(instance), new, instance), using,
+                   created=True)
         return
     fields = [f for f in fields if f.name in old]
     changes = _diff(fields, old, _values(instance, fields), instance)

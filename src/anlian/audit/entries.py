@@ -167,6 +167,9 @@ def display(f: Any, value: Any) -> str:
     if isinstance(value, bool):
         return _("是") if value else _("否")
     if isinstance(value, (dict, list)):
+        compact = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        if len(compact) <= LONG:
+            return _secret_text(compact)
         return _secret_text(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True))
     text = str(value)
     if text in (registry.MASK, registry.CHANGED):
@@ -193,7 +196,7 @@ def changes_of(entry: AuditEntry) -> list[Change]:
     for name, pair in (entry.changes or {}).items():
         old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
         f = _field(model, name)
-        label = str(getattr(f, "verbose_name", "") or name)
+        label = registry.field_label(f, name)
         change = Change(name, label, secret=registry.is_secret_name(name))
         if isinstance(f, models.ManyToManyField):
             old_set, new_set = set(old or []), set(new or [])
@@ -209,8 +212,7 @@ def changes_of(entry: AuditEntry) -> list[Change]:
 
 
 def model_name(label: str) -> str:
-    model = registry.model_for(label)
-    return str(model._meta.verbose_name) if model is not None else label
+    return registry.model_label(label)
 
 
 def actor_display(entry: AuditEntry) -> str:

@@ -21,6 +21,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 # A secret is never written to the log: a set one shows as MASK, a changed one as CHANGED.
 MASK = "••••••"
@@ -74,6 +75,41 @@ SPECS: tuple[tuple[str, str | None, tuple[str, ...], tuple[str, ...]], ...] = (
 
 REGISTRY: dict[type[models.Model], Audited] = {}
 
+# Names for models and fields that their apps left without one (Django would show "template version").
+MODEL_LABELS = {"flows.templateversion": _("模板版本")}
+FIELD_LABELS = {
+    "owner": _("所属组织"), "template": _("模板"), "number": _("版本号"), "source": _("模板内容"),
+    "status": _("状态"), "created_by": _("创建人"), "published_at": _("发布时间"), "company": _("所属公司"),
+    "person": _("人员"), "key": _("代码"), "kind": _("类型"), "is_shipped": _("内置"),
+}
+
+
+def model_label(label: str) -> str:
+    if label in MODEL_LABELS:
+        return str(MODEL_LABELS[label])
+    model = model_for(label)
+    return str(model._meta.verbose_name) if model is not None else label
+
+
+def field_label(f: Any, name: str) -> str:
+    """A field's verbose_name, unless Django made it up from the name ("created by")."""
+    verbose = str(getattr(f, "verbose_name", "") or "")
+    if verbose and verbose != name.replace("_", " "):
+        return verbose
+    return str(FIELD_LABELS.get(name, verbose or name))
+
+
+def baseline(instance: models.Model) -> dict[str, Any]:
+    """What a new object should be compared with: a template's new version with the version
+    before it, so the log shows what the new version changed rather than the whole text."""
+    from anlian.flows.models import TemplateVersion
+
+    if isinstance(instance, TemplateVersion):
+        previous = (TemplateVersion.objects.filter(template_id=instance.template_id, number__lt=instance.number)
+                    .order_by("-number").values_list("source", flat=True).first())
+        return {"source": previous} if previous is not None else {}
+    return {}
+
 
 def load() -> dict[type[models.Model], Audited]:
     """Resolve SPECS against the installed apps (a model that does not exist is skipped)."""
@@ -101,8 +137,7 @@ def model_for(label: str) -> type[models.Model] | None:
 
 def kinds() -> list[tuple[str, str]]:
     """(label, human name) of every audited model, for the filter."""
-    return sorted(((spec.label, str(model._meta.verbose_name)) for model, spec in REGISTRY.items()),
-                  key=lambda pair: pair[0])
+    return sorted(((spec.label, model_label(spec.label)) for spec in REGISTRY.values()), key=lambda pair: pair[0])
 
 
 _FIELDS: dict[type[models.Model], list[models.Field]] = {}
