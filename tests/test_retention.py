@@ -72,13 +72,25 @@ def test_applying_deletes_the_job_its_events_and_unused_files_and_leaves_a_chain
     assert not Event.objects.filter(instance_id__in=[first.pk, second.pk]).exists()
     assert not EventPhoto.objects.exists() and not StoredFile.objects.filter(pk__in=[photo.pk, other_photo.pk]).exists()
     assert not photo.file.storage.exists(stored_name)
-    assert Refusal.objects.get(message="旧拒绝").instance is None  # the log row stays, unlinked
+    assert not Refusal.objects.filter(message="旧拒绝").exists()  # the job's refusal log goes with it
     one, two = Tombstone.objects.order_by("pk")
     assert (one.instance_id, one.number, one.events, one.last_hash) == facts
     assert one.kind == "loto" and one.status == "cancelled" and one.retention_days == 1095  # zero process: LOTO
     assert one.prev_hash == retention.GENESIS and two.prev_hash == one.hash
     assert one.hash == retention.stone_hash(one.prev_hash, retention.stone_fields(one))
     assert retention.apply(NOW) == []  # nothing left to do
+
+
+def test_photo_findings_of_the_job_go_with_it(world, django_capture_on_commit_callbacks):
+    from anlian.trust.models import PhotoFinding
+
+    job, photo = job_with_photo(world.a, 1, T0)
+    event = Event.objects.filter(instance=job, step="enter").get()
+    PhotoFinding.objects.create(file=photo, instance=job, event=event, slot="of_self", check_name="sharpness",
+                                level="warn", reason="模糊")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(retention.apply(NOW)) == 1
+    assert not PhotoFinding.objects.exists() and not StoredFile.objects.filter(pk=photo.pk).exists()
 
 
 def test_a_file_another_job_still_uses_stays(world, django_capture_on_commit_callbacks):

@@ -7,9 +7,9 @@ others fall back to `default`), never below `MIN_DAYS` (a system check refuses a
 A job is due when it has ended (closed, cancelled, rejected, expired) and its last event is older
 than its kind's days.
 
-Deleting a job removes its events, their photo links and reviews, the hazard row and its
-escalations, dossier exports and share links; nullable references elsewhere (a refusal log row, a
-photo finding, an endorsement, a later hazard's "recurrence of") are cleared, not deleted. Evidence
+Deleting a job removes its events, their photo links, reviews and findings, its refusal log, the
+hazard row and its escalations, dossier exports and share links; other optional references (an
+endorsement, a later hazard's "recurrence of") are cleared, not deleted. Evidence
 files that nothing references any more are deleted with their derived copies. The job's
 `Tombstone` keeps its number, dates, event count and last hash, chained to the company's previous
 tombstone; the company is sealed again at once (`anlian.seal`), so the next checkpoint records the
@@ -137,17 +137,28 @@ def _purge(job: Instance) -> set[int]:
     return files
 
 
+# Rows that belong to the job though their reference may be empty (a refusal before the job
+# existed, a finding on an upload not yet used): deleted with it rather than unlinked.
+OWNED = {"trust.photofinding", "permits.refusal"}
+
+
+def _reverse(model: type[models.Model]) -> list[Any]:
+    """Every relation pointing at `model`, those hidden with related_name="+" included."""
+    return [f for f in model._meta.get_fields(include_hidden=True) if f.auto_created and not f.concrete]
+
+
 def _delete_with_dependents(model: type[models.Model], pks: list[int]) -> None:
-    """Rows pointing at these by a required reference belong to them and go first (recursively);
-    optional references are cleared; CASCADE and SET_NULL are left to the delete itself."""
+    """Rows pointing at these by a required reference (or of an OWNED model) belong to them and go
+    first, recursively; other optional references are cleared; CASCADE and SET_NULL are left to the
+    delete itself."""
     if not pks:
         return
-    for rel in model._meta.related_objects:
+    for rel in _reverse(model):
         if rel.many_to_many or rel.on_delete in (models.CASCADE, models.SET_NULL, models.DO_NOTHING):
             continue
         related = rel.related_model
         rows = related._base_manager.filter(**{f"{rel.field.name}__in": pks})
-        if rel.field.null:
+        if rel.field.null and related._meta.label_lower not in OWNED:
             rows.update(**{rel.field.name: None})
         else:
             _delete_with_dependents(related, list(rows.values_list("pk", flat=True)))
@@ -161,7 +172,7 @@ def _drop_unreferenced(file_ids: set[int]) -> None:
     if not file_ids:
         return
     still = set()
-    for rel in StoredFile._meta.related_objects:
+    for rel in _reverse(StoredFile):
         if rel.on_delete is models.CASCADE and not rel.many_to_many:
             continue  # derived copies go with their original
         if rel.many_to_many:
