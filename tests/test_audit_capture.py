@@ -165,6 +165,7 @@ def test_editing_a_channel_masks_its_secrets(world, since):
     # the page says it changed, without the value
     page = client.get(f"/audit/{updated.pk}/").content.decode()
     assert "已修改，内容隐藏" in page and "second-secret" not in page
+    assert "配置 · secret" in page and "配置 · webhook" not in page  # one line per changed setting
 
 
 def test_a_new_password_is_recorded_as_changed_only(world, since):

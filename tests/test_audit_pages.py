@@ -93,7 +93,7 @@ def test_one_entry_page_and_long_text_as_a_line_diff(world):
     entry = AuditEntry.objects.filter(model="flows.templateversion", action="update").latest("pk")
     body = text(client_for(world.a.admin).get(f"/audit/{entry.pk}/"))
     assert "l-del" in body and "l-add" in body and "required: false" in body
-    assert "行差异" in body and "模板内容" in body and "模板版本" in body
+    assert "行有改动" in body and "模板内容" in body and "模板版本" in body
     # a new version's entry shows only what changed against the version before, as lines
     created = AuditEntry.objects.filter(model="flows.templateversion", action="create",
                                         object_id=str(version.pk)).get()

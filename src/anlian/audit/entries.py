@@ -137,6 +137,10 @@ class Change:
     secret: bool = False
 
     @property
+    def changed_lines(self) -> int:
+        return sum(1 for mark, _text in self.lines if mark in "+-")
+
+    @property
     def kind(self) -> str:
         return "lines" if self.lines else "set" if (self.added or self.removed) else "text"
 
@@ -197,6 +201,14 @@ def changes_of(entry: AuditEntry) -> list[Change]:
         old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
         f = _field(model, name)
         label = registry.field_label(f, name)
+        if isinstance(old, dict) and isinstance(new, dict):
+            # Settings (a channel's config): one line per key that changed, not two whole documents.
+            for key in list(old) + [k for k in new if k not in old]:
+                if old.get(key) != new.get(key):
+                    change = Change(f"{name}.{key}", f"{label} · {key}", secret=registry.is_secret_name(key))
+                    change.old, change.new = display(None, old.get(key)), display(None, new.get(key))
+                    out.append(change)
+            continue
         change = Change(name, label, secret=registry.is_secret_name(name))
         if isinstance(f, models.ManyToManyField):
             old_set, new_set = set(old or []), set(new or [])

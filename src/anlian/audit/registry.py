@@ -80,7 +80,7 @@ MODEL_LABELS = {"flows.templateversion": _("模板版本")}
 FIELD_LABELS = {
     "owner": _("所属组织"), "template": _("模板"), "number": _("版本号"), "source": _("模板内容"),
     "status": _("状态"), "created_by": _("创建人"), "published_at": _("发布时间"), "company": _("所属公司"),
-    "person": _("人员"), "key": _("代码"), "kind": _("类型"), "is_shipped": _("内置"),
+    "person": _("人员"), "user": _("登录账号"), "key": _("代码"), "kind": _("类型"), "is_shipped": _("内置"),
 }
 
 
