@@ -66,6 +66,9 @@ def test_admin_creates_lists_and_revokes_a_regulator(world: World, job, read_onl
     account = RegulatorAccount.objects.get()
     grants = list(RoleGrant.objects.filter(person=account.person).values_list("role__code", "org_unit"))
     assert grants == [("regulator", world.a.unit.pk)]
+    from anlian.training.models import Assignment
+
+    assert not Assignment.objects.filter(person=account.person).exists()  # not an employee: no education owed
     assert "reg-zhang" in admin.get(reverse("dossiers:regulators")).content.decode()
     reg = login("reg-zhang")
     assert reg.get(reverse("dossiers:dossier", args=[job.pk])).status_code == 200

@@ -444,6 +444,10 @@ def create_regulator(actor: Any, *, name: str, agency: str, username: str, passw
     with transaction.atomic():
         person = orgs.save_person(actor, None, org_unit=chosen[0], name=name,
                                   employee_no=f"JG-{secrets.token_hex(4).upper()}", job_title=_("监管人员"))
+        # A regulator is not an employee: no three-level education is owed (the hire signal assigned it).
+        from anlian.training.models import Assignment
+
+        Assignment.objects.filter(person=person).delete()
         orgs.set_login(actor, person, username=username, password=password)
         for company in chosen:
             orgs.grant_role(actor, person, role, company)
