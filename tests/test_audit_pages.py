@@ -172,6 +172,7 @@ def test_bad_filters_on_the_page_and_export_are_a_clear_4xx(logged, params):
     client = client_for(logged.a.admin)
     page = client.get("/audit/", params)
     assert page.status_code == 400 and "筛选条件有误" in text(page)
+    assert 'id="results"' not in text(page)  # no list that could be read as "nothing changed"
     export = client.get("/audit/export/", params)
     assert 400 <= export.status_code < 500 and "spreadsheet" not in export.get("Content-Type", "")
 
