@@ -106,10 +106,15 @@ def _sig(doc: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+_NEVER = -(1 << 62)  # "no reading yet", as an int so comparisons need no None test
+_DIRECTION = {"rise": 1, "fall": -1, "either": 0}
+_KEEP = 4 * 3600  # readings per rate window at most (4 a second for the longest window)
+
+
 class _Value:
     """A threshold / rate / combined rule prepared for evaluation: limits as floats, times in µs."""
 
-    __slots__ = ("key", "rule", "hold", "clear", "conds", "any", "single", "lo", "hi", "sig")
+    __slots__ = ("key", "rule", "hold", "clear", "conds", "any", "sig")
 
     def __init__(self, rule: Rule):
         self.key = rule.key
@@ -118,19 +123,16 @@ class _Value:
         self.hold = round(rule.hold * _US)
         self.clear = round(rule.clear_after * _US)
         self.any = rule.mode == "any"
-        # (index, point, low, high, rate-or-None, window µs)
+        # (index, point, low, high, rate limit or None, direction, window µs, window key)
         self.conds = tuple(
             (i, c.point, -_INF if c.low is None else c.low, _INF if c.high is None else c.high,
-             c.rate, round(c.rate.window * _US) if c.rate else 0)
+             c.rate.per_minute if c.rate else None, _DIRECTION[c.rate.direction] if c.rate else 0,
+             round(c.rate.window * _US) if c.rate else 0, f"{rule.key}/{i}")
             for i, c in enumerate(rule.conditions))
-        first = self.conds[0]
-        # The common case, one limit test on one point, gets a path without loops or windows.
-        self.single = len(self.conds) == 1 and first[4] is None
-        self.lo, self.hi = first[2], first[3]
 
     def fresh(self) -> dict:
         return {"sig": self.sig, "on": False, "c": False, "since": None, "ok": None, "t": 0,
-                "v": {}, "w": {}, "r": [False] * len(self.conds)}
+                "r": [False] * len(self.conds)}
 
 
 class _Silence:
@@ -143,12 +145,19 @@ class _Silence:
         self.span = round(rule.silence_after * _US)
 
     def fresh(self) -> dict:
-        return {"sig": self.sig, "on": False, "seen": None, "t": 0}
+        return {"sig": self.sig, "on": False, "start": None, "t": 0}
 
 
 def new_state() -> dict:
-    return {"v": STATE_VERSION, "sig": None, "now": None, "last": {}, "rules": {}, "due": {},
-            "next": None, "dropped": {"duplicate": 0, "late": 0}}
+    """An empty state. Keys: ``now`` (the engine's clock, µs), ``pts`` (per watched point
+    ``[last accepted reading's time, last valid value, last valid reading's time, *rate windows]``,
+    each window a flat ``[t, v, t, v, …]`` list, named in ``layout``), ``w`` (the windows of
+    combined rules), ``rules`` (per rule its automaton), ``hot`` (value rules raised or counting),
+    ``quiet`` (silence rules raised), ``due`` (time-based deadlines), ``next`` (no silence
+    deadline comes before it), ``dropped`` (duplicate and late readings)."""
+    return {"v": STATE_VERSION, "sig": None, "now": None, "pts": {}, "layout": {}, "w": {},
+            "rules": {}, "hot": {}, "quiet": {}, "due": {}, "next": None,
+            "dropped": {"duplicate": 0, "late": 0}}
 
 
 def to_json(state: dict) -> str:
@@ -160,8 +169,8 @@ def from_json(raw: str | bytes) -> dict:
     state = json.loads(raw)
     if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
         raise ValueError("not a sensor rule state (version %r)" % (state.get("v") if isinstance(state, dict) else None))
-    for key, kind in (("last", dict), ("rules", dict), ("due", dict), ("dropped", dict)):
-        if not isinstance(state.get(key), kind):
+    for key in ("pts", "layout", "w", "rules", "hot", "quiet", "due", "dropped"):
+        if not isinstance(state.get(key), dict):
             raise ValueError(f"sensor rule state without {key!r}")
     return state
 
@@ -178,17 +187,27 @@ class Engine:
         self._value = {r.key: _Value(r) for r in self.rules if r.kind != "silence"}
         self._silence = {r.key: _Silence(r) for r in self.rules if r.kind == "silence"}
         self.sig = _sig([[r.key, _sig(r.source)] for r in self.rules])
-        by_point: dict[str, list] = {}
-        for v in self._value.values():
-            for p in v.rule.points:
-                by_point.setdefault(p, []).append(v)
-        self._by_point = {p: tuple(vs) for p, vs in by_point.items()}
-        silent: dict[str, list] = {}
+        # point → (limit rules, rate rules, combined rules, silence rules, read by a value rule)
+        index: dict[str, tuple[list, list, list, list]] = {}
+        for c in self._value.values():
+            for p in c.rule.points:
+                th, rt, cb, _ = index.setdefault(p, ([], [], [], []))
+                if len(c.conds) == 1 and c.conds[0][4] is None:
+                    th.append((c.key, c.conds[0][2], c.conds[0][3], c))
+                elif len(c.conds) == 1:
+                    i, _, _, _, limit, direction, window, wkey = c.conds[0]
+                    rt.append((c.key, 3 + len(rt), window, limit, direction, c))
+                else:
+                    cb.append(c)
         for s in self._silence.values():
             for p in s.rule.points:
-                silent.setdefault(p, []).append(s)
-        self._silent_by_point = {p: tuple(ss) for p, ss in silent.items()}
-        self.points = frozenset(self._by_point) | frozenset(self._silent_by_point)
+                index.setdefault(p, ([], [], [], []))[3].append(s)
+        self._index = {p: (tuple(th), tuple(rt), tuple(cb), tuple(si), bool(th or rt or cb))
+                       for p, (th, rt, cb, si) in index.items()}
+        # The rate windows kept in each point's list, by name, so a state saved under other
+        # rules can be re-laid (docs/sensors.md "State and restart").
+        self._layout = {p: [entry[5].conds[0][7] for entry in e[1]] for p, e in self._index.items() if e[1]}
+        self.points = frozenset(self._index)
 
     def new_state(self) -> dict:
         state = new_state()
@@ -202,25 +221,35 @@ class Engine:
         rule's state goes (the Django side ends its open alarm)."""
         old = state["rules"]
         rules: dict[str, dict] = {}
-        due: dict[str, int] = {}
         for key, c in {**self._value, **self._silence}.items():
             rs = old.get(key)
             if rs is None or rs.get("sig") != c.sig:
                 fresh = c.fresh()
-                if rs is not None and ("seen" in rs) == ("seen" in fresh):
-                    for k in ("on", "since", "ok", "c", "seen"):
-                        if k in rs and k in fresh:
+                if rs is not None and ("start" in rs) == ("start" in fresh):
+                    for k in ("on", "since", "ok", "c", "start"):
+                        if k in rs:
                             fresh[k] = rs[k]
+                    if "r" in fresh:
+                        fresh["r"] = [bool(fresh["c"])] * len(fresh["r"])
                 rs = fresh
             rules[key] = rs
-            if isinstance(c, _Value):
-                deadline = self._deadline(c, rs)
-                if deadline is not None:
-                    due[key] = deadline
         state["rules"] = rules
-        state["due"] = due
-        state["last"] = {p: t for p, t in state["last"].items() if p in self.points}
-        state["next"] = 0 if self._silence else None  # the first evaluation looks at every silence rule
+        kept = {c.key for c in self._value.values() if old.get(c.key, {}).get("sig") == c.sig}
+        state["w"] = {wkey: w for c in self._value.values() if c.key in kept for *_, wkey in c.conds
+                      if (w := state["w"].get(wkey)) is not None}
+        old_pts, old_layout = state["pts"], state["layout"]
+        pts = {}
+        for p in self._index:
+            ps = old_pts.get(p) or [_NEVER, None, _NEVER]
+            windows = dict(zip(old_layout.get(p, ()), ps[3:]))
+            pts[p] = ps[:3] + [windows[wkey] if wkey.rsplit("/", 1)[0] in kept and wkey in windows else []
+                               for wkey in self._layout.get(p, ())]
+        state["pts"] = pts
+        state["layout"] = {p: list(names) for p, names in self._layout.items()}
+        state["hot"] = {k: 1 for k in self._value if rules[k]["on"] or rules[k]["since"] is not None}
+        state["quiet"] = {k: 1 for k in self._silence if rules[k]["on"]}
+        state["due"] = {k: d for k, c in self._value.items() if (d := self._deadline(c, rules[k])) is not None}
+        state["next"] = 0 if self._silence else None  # the next evaluation looks at every silence rule
         state["sig"] = self.sig
 
     @staticmethod
@@ -236,61 +265,79 @@ class Engine:
         if state.get("sig") != self.sig:
             self._reconcile(state)
         out: list[Transition] = []
-        rules, last, due = state["rules"], state["last"], state["due"]
+        rules, pts, hot, quiet = state["rules"], state["pts"], state["hot"], state["quiet"]
         now = state["now"]
         if now is None:
-            now = -(1 << 62)
+            now = _NEVER
         nxt = state["next"]
-        by_point, silent_by_point = self._by_point, self._silent_by_point
+        index, advance = self._index, self._advance
         prev_at, us = None, 0
         dup = late = 0
         for reading in readings:
             point = reading[0]
-            values = by_point.get(point)
-            silents = silent_by_point.get(point)
-            if values is None and silents is None:
+            entry = index.get(point)
+            if entry is None:
                 continue
             at = reading[2]
             if at is not prev_at:  # a gateway's batch shares one datetime object
                 us = round(at.timestamp() * _US)
                 prev_at = at
-            seen = last.get(point)
-            if seen is not None and us <= seen:
-                if us == seen:
+            ps = pts[point]
+            if us <= ps[0]:
+                if us == ps[0]:
                     dup += 1
                 else:
                     late += 1
                 continue
-            last[point] = us
+            ps[0] = us
             if us > now:
                 now = us
             if reading[3] != "bad":
                 value = reading[1]
-                if values is not None:
-                    for c in values:
-                        rs = rules[c.key]
-                        t = rs["t"]
-                        if us > t:
-                            rs["t"] = t = us
-                        if c.single:
-                            rs["v"][point] = value
-                            cond = value > c.hi or value < c.lo
-                            if cond or rs["on"] or rs["since"] is not None:
-                                tr = self._advance(c, rs, cond, t, due)
-                                if tr is not None:
-                                    out.append(tr)
-                            else:
-                                rs["c"] = False
-                        else:
-                            tr = self._combined(c, rs, point, value, us, t, due)
-                            if tr is not None:
-                                out.append(tr)
-                if silents is not None:
-                    for s in silents:
-                        nxt = self._heard(s, rules[s.key], point, us, now, nxt, out)
+                th, rt, cb, si, valued = entry
+                if valued:
+                    ps[1] = value
+                for key, lo, hi, c in th:
+                    if value > hi or value < lo or key in hot:
+                        tr = advance(c, rules[key], value > hi or value < lo, us, state)
+                        if tr is not None:
+                            out.append(tr)
+                for key, slot, window, limit, direction, c in rt:
+                    w = ps[slot]
+                    w += (us, value)
+                    cutoff = us - window
+                    first = w[0]
+                    if first <= cutoff:
+                        if w[2] <= cutoff:
+                            j = 2
+                            while w[j + 2] <= cutoff:
+                                j += 2
+                            del w[:j]
+                            first = w[0]
+                        change = (value - w[1]) * 60_000_000 / (us - first)
+                        cond = (change > limit if direction > 0 else -change > limit if direction < 0
+                                else change > limit or -change > limit)
+                    else:
+                        cond = False
+                        if len(w) > 2 * _KEEP:
+                            del w[2:4]
+                    if cond or key in hot:
+                        tr = advance(c, rules[key], cond, us, state)
+                        if tr is not None:
+                            out.append(tr)
+                for c in cb:
+                    tr = self._combined(c, rules[c.key], point, value, us, state)
+                    if tr is not None:
+                        out.append(tr)
+                if si:
+                    ps[2] = us
+                    if quiet:
+                        for s in si:
+                            if s.key in quiet:
+                                nxt = self._heard(s, rules[s.key], point, us, now, nxt, state, out)
             if nxt is not None and now >= nxt:
-                nxt = self._scan(rules, now, out)
-        state["now"] = None if now == -(1 << 62) else now
+                nxt = self._scan(state, now, out)
+        state["now"] = None if now == _NEVER else now
         state["next"] = nxt
         if dup or late:
             dropped = state["dropped"]
@@ -308,40 +355,46 @@ class Engine:
             state["now"] = t
         t = state["now"]
         out: list[Transition] = []
-        rules, due = state["rules"], state["due"]
-        for key, deadline in sorted(due.items(), key=lambda kv: (kv[1], kv[0])):
+        rules = state["rules"]
+        for key, deadline in sorted(state["due"].items(), key=lambda kv: (kv[1], kv[0])):
             if deadline <= t:
-                c, rs = self._value[key], rules[key]
-                if t > rs["t"]:
-                    rs["t"] = t
-                tr = self._advance(c, rs, rs["c"], rs["t"], due)
+                rs = rules[key]
+                tr = self._advance(self._value[key], rs, rs["c"], t, state)
                 if tr is not None:
                     out.append(tr)
         if state["next"] is not None and t >= state["next"]:
-            state["next"] = self._scan(rules, t, out)
+            state["next"] = self._scan(state, t, out)
         return state, out
 
     # -- value rules -----------------------------------------------------------------------
-    def _advance(self, c: _Value, rs: dict, cond: bool, t: int, due: dict) -> Transition | None:
-        """The sustain / hysteresis automaton of one rule, at time ``t`` with condition ``cond``."""
+    def _advance(self, c: _Value, rs: dict, cond: bool, us: int, state: dict) -> Transition | None:
+        """The sustain / hysteresis automaton of one rule, at ``us`` (clamped to the rule's own
+        clock, which never goes back) with condition ``cond``."""
+        t = rs["t"]
+        if us > t:
+            rs["t"] = t = us
+        key, due, hot = c.key, state["due"], state["hot"]
         rs["c"] = cond
+        tr = None
         if cond:
             rs["ok"] = None
             since = rs["since"]
             if since is None:
                 rs["since"] = since = t
             if rs["on"]:
-                due.pop(c.key, None)
-                return None
-            if t - since >= c.hold:
+                due.pop(key, None)
+            elif t - since >= c.hold:
                 rs["on"] = True
-                due.pop(c.key, None)
-                return self._transition(c, rs, "raised", since, t)
-            due[c.key] = since + c.hold
-            return None
+                due.pop(key, None)
+                tr = self._transition(c, rs, "raised", since, t, state)
+            else:
+                due[key] = since + c.hold
+            hot[key] = 1
+            return tr
         if not rs["on"]:
             rs["since"] = None
-            due.pop(c.key, None)
+            due.pop(key, None)
+            hot.pop(key, None)
             return None
         ok = rs["ok"]
         if ok is None:
@@ -349,127 +402,138 @@ class Engine:
         if t - ok >= c.clear:
             rs["on"] = False
             rs["since"] = rs["ok"] = None
-            due.pop(c.key, None)
-            return self._transition(c, rs, "cleared", ok, t)
-        due[c.key] = ok + c.clear
+            due.pop(key, None)
+            hot.pop(key, None)
+            return self._transition(c, rs, "cleared", ok, t, state)
+        due[key] = ok + c.clear
         return None
 
-    def _combined(self, c: _Value, rs: dict, point: str, value: float, us: int, t: int, due: dict):
-        rs["v"][point] = value
+    def _combined(self, c: _Value, rs: dict, point: str, value: float, us: int, state: dict):
+        if us > rs["t"]:
+            rs["t"] = us
         results = rs["r"]
-        for i, p, lo, hi, rate, window in c.conds:
+        windows = state["w"]
+        for i, p, lo, hi, limit, direction, window, wkey in c.conds:
             if p != point:
                 continue
-            if rate is None:
+            if limit is None:
                 results[i] = value > hi or value < lo
                 continue
-            w = rs["w"].setdefault(str(i), [])
-            w.append([us, value])
+            w = windows.setdefault(wkey, [])
+            w.extend((us, value))
             cutoff = us - window
-            drop = 0
-            while drop + 1 < len(w) and w[drop + 1][0] <= cutoff:
-                drop += 1
-            if drop:
-                del w[:drop]
-            if len(w) > 4 * 3600:  # more than 4 readings a second for an hour: thin the oldest
-                del w[1]
-            per_minute = _rate(w, cutoff)
-            if per_minute is None:
+            j = 0
+            while j + 2 < len(w) and w[j + 2] <= cutoff:
+                j += 2
+            if j:
+                del w[:j]
+            if len(w) > 2 * _KEEP:
+                del w[2:4]
+            change = _rate(w, window)
+            if change is None:
                 results[i] = False
-            elif rate.direction == "rise":
-                results[i] = per_minute > rate.per_minute
-            elif rate.direction == "fall":
-                results[i] = -per_minute > rate.per_minute
             else:
-                results[i] = abs(per_minute) > rate.per_minute
+                results[i] = change > limit if direction > 0 else -change > limit if direction < 0 \
+                    else abs(change) > limit
         cond = any(results) if c.any else all(results)
-        if cond or rs["on"] or rs["since"] is not None:
-            return self._advance(c, rs, cond, t, due)
-        rs["c"] = False
+        if cond or c.key in state["hot"]:
+            return self._advance(c, rs, cond, us, state)
         return None
 
     # -- silence ---------------------------------------------------------------------------
-    def _heard(self, s: _Silence, rs: dict, point: str, us: int, now: int, nxt: int | None,
+    def _seen(self, s: _Silence, rs: dict, pts: dict) -> int:
+        seen = rs["start"]
+        for p in s.rule.points:
+            t = pts[p][2]
+            if t > seen:
+                seen = t
+        return seen
+
+    def _heard(self, s: _Silence, rs: dict, point: str, us: int, now: int, nxt: int | None, state: dict,
                out: list) -> int | None:
-        if rs["seen"] is None or us > rs["seen"]:
-            rs["seen"] = us
-        if rs["on"] and now < rs["seen"] + s.span:
+        deadline = self._seen(s, rs, state["pts"]) + s.span
+        if now >= deadline:
             # Only data that brings the point back inside its deadline ends the silence: an old
             # buffered reading arriving after a long gap does not make it flap.
-            rs["on"] = False
-            at = max(us, rs["t"])
-            rs["t"] = at
-            out.append(Transition("cleared", s.key, s.rule.points, None, from_us(us), from_us(at),
-                                  s.rule.level, s.rule.actions, "silence_over", {"point": point}))
-            deadline = rs["seen"] + s.span
-            return deadline if nxt is None or deadline < nxt else nxt
-        return nxt
+            return nxt
+        rs["on"] = False
+        del state["quiet"][s.key]
+        at = max(us, rs["t"])
+        rs["t"] = at
+        out.append(Transition("cleared", s.key, s.rule.points, None, from_us(us), from_us(at),
+                              s.rule.level, s.rule.actions, "silence_over", {"point": point}))
+        return deadline if nxt is None or deadline < nxt else nxt
 
-    def _scan(self, rules: dict, now: int, out: list) -> int | None:
+    def _scan(self, state: dict, now: int, out: list) -> int | None:
         """Raise every silence rule past its deadline; return the earliest deadline still ahead."""
         nxt = None
+        rules, pts, quiet = state["rules"], state["pts"], state["quiet"]
         for key, s in self._silence.items():
             rs = rules[key]
-            if rs["seen"] is None:  # watching starts now: a point that never reports is silent too
-                rs["seen"] = now
+            if rs["start"] is None:  # watching starts now: a point that never reports is silent too
+                rs["start"] = now
             if rs["on"]:
                 continue
-            deadline = rs["seen"] + s.span
+            seen = self._seen(s, rs, pts)
+            deadline = seen + s.span
             if deadline <= now:
                 rs["on"] = True
                 rs["t"] = now
+                quiet[key] = 1
                 rule = s.rule
                 out.append(Transition(
-                    "raised", key, rule.points, None, from_us(rs["seen"]), from_us(now), rule.level,
+                    "raised", key, rule.points, None, from_us(seen), from_us(now), rule.level,
                     rule.actions, "silence",
-                    {"points": list(rule.points), "duration": (now - rs["seen"]) / _US,
+                    {"points": list(rule.points), "duration": (now - seen) / _US,
                      "interval": rule.interval, "misses": rule.misses}))
             elif nxt is None or deadline < nxt:
                 nxt = deadline
         return nxt
 
     # -- transitions -----------------------------------------------------------------------
-    def _transition(self, c: _Value, rs: dict, kind: str, since: int, at: int) -> Transition:
+    def _window(self, state: dict, c: _Value, i: int) -> list | None:
+        wkey = c.conds[i][7]
+        if c.conds[i][4] is None:
+            return None
+        if len(c.conds) > 1:
+            return state["w"].get(wkey)
+        point = c.conds[i][1]
+        return state["pts"][point][3 + self._layout[point].index(wkey)] if point in self._layout else None
+
+    def _transition(self, c: _Value, rs: dict, kind: str, since: int, at: int, state: dict) -> Transition:
         rule = c.rule
-        values = {p: rs["v"][p] for p in rule.points if p in rs["v"]}
+        pts = state["pts"]
+        values = {p: pts[p][1] for p in rule.points if pts[p][1] is not None}
         value = values.get(rule.points[0]) if len(rule.points) == 1 else None
         if kind == "cleared":
             code, params = "normal", {"duration": (at - since) / _US}
         else:
-            parts = []
-            for i, cond in enumerate(rule.conditions):
-                if rs["r"][i] or (c.single or len(rule.conditions) == 1):
-                    parts.append(_part(cond, rs, i, values.get(cond.point)))
-            what = parts[0] if len(rule.conditions) == 1 else ("any" if c.any else "all", {"parts": parts})
+            single = len(rule.conditions) == 1
+            parts = [_part(cond, self._window(state, c, i), values.get(cond.point))
+                     for i, cond in enumerate(rule.conditions) if single or rs["r"][i]]
+            what = parts[0] if single else ("any" if c.any else "all", {"parts": parts})
             code, params = ("held", {"what": what, "duration": (at - since) / _US}) if c.hold else what
         return Transition(kind, rule.key, rule.points, value, from_us(since), from_us(at), rule.level,
                           rule.actions, code, params, values)
 
 
-def _rate(w: list, cutoff: int) -> float | None:
+def _rate(w: list, window: int) -> float | None:
     """Change per minute between the newest reading and the last one at or before the window's
     start; None until the window is covered (a rate needs a whole window of history)."""
-    first = w[0]
-    if first[0] > cutoff or len(w) < 2:
+    if not w or w[0] > w[-2] - window:
         return None
-    newest = w[-1]
-    return (newest[1] - first[1]) * 60 * _US / (newest[0] - first[0])
+    return (w[-1] - w[1]) * 60 * _US / (w[-2] - w[0])
 
 
-def _part(cond: Condition, rs: dict, i: int, value: float | None) -> tuple[str, dict]:
+def _part(cond: Condition, w: list | None, value: float | None) -> tuple[str, dict]:
     if cond.rate is not None:
-        w = rs["w"].get(str(i)) or []
-        per_minute = _rate(w, w[-1][0] - round(cond.rate.window * _US)) if w else None
-        per_minute = per_minute or 0.0
+        per_minute = _rate(w, round(cond.rate.window * _US)) or 0.0
         code = "fall" if per_minute < 0 else "rise"
         return code, {"point": cond.point, "rate": float(round(abs(per_minute), 4)),
                       "limit": float(cond.rate.per_minute)}
     value = float(value) if value is not None else 0.0
     if cond.setpoint is not None:
         return "band", {"point": cond.point, "value": value, "setpoint": cond.setpoint, "band": cond.band}
-    if cond.above is not None and value > cond.above:
+    if cond.above is not None and (value > cond.above or cond.below is None):
         return "above", {"point": cond.point, "value": value, "limit": cond.above}
-    if cond.below is not None:
-        return "below", {"point": cond.point, "value": value, "limit": cond.below}
-    return "above", {"point": cond.point, "value": value, "limit": cond.above}
-
+    return "below", {"point": cond.point, "value": value, "limit": cond.below}
