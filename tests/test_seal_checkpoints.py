@@ -19,6 +19,7 @@ from anlian.flows.services import GENESIS, to_core
 from anlian.seal import checkpoints, keys, tasks, verify
 from anlian.seal.models import Checkpoint, Leaf
 from tests.flows.test_photo_checks_in_steps import scene
+from tests.test_hazards_example import at
 from tests.test_seal_verify import delete_event, job, photo_of, run_hazard, shop  # noqa: F401 — fixtures
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +190,57 @@ def test_the_daily_task_seals_every_company_and_the_hourly_one_only_changed_ones
     run_hazard(shop, minute=1)
     assert tasks.seal_changed.call_local() == {"sealed": 1, "unchanged": 0}
     assert Checkpoint.objects.filter(company=world.a.unit).count() == 2
+
+
+def _replace_photo(job):
+    _row, stored = photo_of(job, "after")
+    with default_storage.open(stored.file.name, "wb") as out:
+        out.write(scene(98))
+
+
+def _delete_photo(job):
+    _row, stored = photo_of(job, "arrival")
+    default_storage.delete(stored.file.name)
+
+
+def _swap(job):
+    Event.objects.filter(instance=job, seq=5).update(seq=1000)
+    Event.objects.filter(instance=job, seq=6).update(seq=5)
+    Event.objects.filter(instance=job, seq=1000).update(seq=6)
+
+
+def _resign(job):
+    cp = Checkpoint.objects.get(company_id=job.company_id)
+    other = Ed25519PrivateKey.generate()
+    cp.key_id = keys.fingerprint(other.public_key())
+    Checkpoint.objects.filter(pk=cp.pk).update(key_id=cp.key_id, signature=keys.sign(
+        checkpoints.canonical(checkpoints.document(cp)), other))
+
+
+TAMPERS = {
+    "payload": (lambda job: Event.objects.filter(instance=job, seq=6).update(payload={"values": {}}), "event_changed"),
+    "time": (lambda job: Event.objects.filter(instance=job, seq=3).update(server_time=at(8, 0)), "event_changed"),
+    "actor": (lambda job: Event.objects.filter(instance=job, seq=7).update(actor_key="person:1"), "event_changed"),
+    "middle event deleted": (lambda job: delete_event(Event.objects.get(instance=job, seq=4)), "event_missing"),
+    "last event deleted": (lambda job: delete_event(Event.objects.get(instance=job, seq=9)), "head_mismatch"),
+    "last event deleted, head rewritten": (
+        lambda job: (delete_event(Event.objects.get(instance=job, seq=9)), rechain(job)), "checkpoint_mismatch"),
+    "two events swapped": (_swap, "events_swapped"),
+    "photo replaced": (_replace_photo, "file_changed"),
+    "photo deleted": (_delete_photo, "file_missing"),
+    "checkpoint re-signed with another key": (_resign, "checkpoint_signature"),
+    "checkpoint head altered": (lambda job: Checkpoint.objects.update(head="0" * 64), "checkpoint_signature"),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERS))
+def test_every_tampering_is_caught_and_named_by_verify_and_the_cli(job, world, name):
+    checkpoints.seal_company(world.a.unit)
+    assert run("--hazard", job.number)[0] == 0
+    tamper, code = TAMPERS[name]
+    tamper(job)
+    found = verify.verify_instance(job).first_break
+    assert found is not None and found.code == code, (name, found)
+    for args in (("--hazard", job.number), ("--company", str(world.a.unit.pk)), ()):
+        exit_code, out = run(*args)
+        assert exit_code == 1 and f"第一处：{found.message}" in out, (name, args, out)

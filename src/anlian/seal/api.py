@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Optional
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from anlian.core.schemas import Id, Strict
 from anlian.orgs.api import ref
@@ -89,7 +89,7 @@ def list_checkpoints(request: HttpRequest, company_id: Id = Query(...)):
 def seal(request: HttpRequest, body: SealIn):
     company = ref(services.companies_for(request.user), request, body.company_id, "company_id")
     # Not in an outer transaction: sealing takes its own, and a timestamp authority is asked after it.
-    return 201, _out(services.seal_now(request.user, company))
+    return Status(201, _out(services.seal_now(request.user, company)))
 
 
 @router.get("/seal/verify", response=VerifyOut, summary="Recompute one job's chain, files and seal")
