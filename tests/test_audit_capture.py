@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone as tz
 
 import pytest
+from django.db import transaction
 
 from anlian import audit
 from anlian.audit.models import AuditEntry
@@ -249,3 +250,26 @@ def test_bulk_paths_can_be_recorded_explicitly(world, since):
     moved = only(since()[before:])
     assert moved.changes == {"parent": ["甲公司一厂", "新车间"]} and moved.actor_id == world.a.admin.user.pk
     assert audit.record_changed(team, {"parent_id": team.parent_id}) is None  # nothing changed: nothing written
+
+
+def test_m2m_changes_undone_in_the_same_edit_leave_nothing(world, since):
+    route = Route.objects.create(company=world.a.unit, event="hazard_escalated")
+    route.people.add(world.a.worker)
+    before = len(since())
+    with audit.acting(world.a.admin.user):
+        with transaction.atomic():
+            route.people.remove(world.a.worker)
+            route.people.add(world.a.worker)
+    assert since()[before:] == []
+
+
+def test_m2m_changes_in_separate_transactions_are_separate_entries(world, since, django_capture_on_commit_callbacks):
+    route = Route.objects.create(company=world.a.unit, event="hazard_escalated")
+    before = len(since())
+    with audit.acting(world.a.admin.user):
+        with django_capture_on_commit_callbacks(execute=True):
+            route.people.add(world.a.worker)
+        route.people.add(world.a.admin)
+    first, second = since()[before:]
+    assert first.changes == {"people": [[], ["甲公司工人"]]}
+    assert second.changes == {"people": [["甲公司工人"], ["甲公司工人", "甲公司管理员"]]}

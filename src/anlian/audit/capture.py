@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from anlian.audit import context, registry
@@ -45,6 +45,11 @@ class Slot:
     entry_id: int
     changes: dict[str, Any]
     before: dict[str, list[str]] = field(default_factory=dict)  # m2m lists before the first change
+    m2m_only: bool = False  # written for an m2m change alone: dropped again if the change is undone
+    done: bool = False  # its transaction committed: a later change is another edit
+
+    def finish(self) -> None:
+        self.done = True
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -129,7 +134,11 @@ def _write(instance: models.Model, action: str, changes: dict[str, Any], using: 
         changes=changes,
     )
     entry_id = _insert(entry, using)
-    _set_slot(Slot(spec.label, str(instance.pk), _transaction(using), entry_id, changes))
+    slot = Slot(spec.label, str(instance.pk), _transaction(using), entry_id, changes)
+    if slot.transaction is not None:
+        # The outermost Atomic object can be reused by a decorated function: its commit ends the slot.
+        transaction.on_commit(slot.finish, using=using)
+    _set_slot(slot)
     return entry_id
 
 
@@ -273,7 +282,7 @@ def on_m2m_changed(sender: type[models.Model], instance: models.Model, action: s
 
 
 def _matches(slot: Slot | None, label: str, obj: models.Model, using: str) -> bool:
-    return (slot is not None and slot.label == label and slot.object_id == str(obj.pk)
+    return (slot is not None and not slot.done and slot.label == label and slot.object_id == str(obj.pk)
             and slot.transaction is not None and slot.transaction == _transaction(using))
 
 
@@ -287,14 +296,22 @@ def _record_m2m(label: str, obj: models.Model, m2m: models.ManyToManyField, befo
             changes.pop(m2m.name, None)
         else:
             changes[m2m.name] = [before, after]
-        if changes != slot.changes:
-            AuditEntry.objects.using(using).filter(pk=slot.entry_id).update(changes=changes)
+        if changes == slot.changes:
+            return
+        rows = AuditEntry.objects.using(using).filter(pk=slot.entry_id)
+        if not changes and slot.m2m_only:  # e.g. a person removed and added back: nothing changed
+            rows.delete()
+            _set_slot(None)
+            return
+        if rows.update(changes=changes):
             slot.changes = changes
-        return
+            return
+        # The row went with a rolled-back savepoint: write the change afresh.
     if before is None or before == after:
         return
     _write(obj, Action.UPDATE, {m2m.name: [before, after]}, using)
-    _slot().before[m2m.name] = before
+    slot = _slot()
+    slot.before[m2m.name], slot.m2m_only = before, True
 
 
 # --- wiring ---------------------------------------------------------------------------------------
