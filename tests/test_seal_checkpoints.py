@@ -183,13 +183,26 @@ def test_the_key_is_private_to_its_owner_and_can_live_elsewhere(settings, tmp_pa
     assert keys.fingerprint() != elsewhere
 
 
-def test_the_daily_task_seals_every_company_and_the_hourly_one_only_changed_ones(shop, world):
+def test_the_daily_task_seals_every_company_changed_or_not(shop, world):
     run_hazard(shop)
     assert tasks.seal_daily.call_local() == {"sealed": 1, "unchanged": 0}  # B has no job: nothing to seal
-    assert tasks.seal_changed.call_local() == {"sealed": 0, "unchanged": 1}
+    assert tasks.seal_daily.call_local() == {"sealed": 1, "unchanged": 0}  # unchanged: the day is attested
     run_hazard(shop, minute=1)
-    assert tasks.seal_changed.call_local() == {"sealed": 1, "unchanged": 0}
-    assert Checkpoint.objects.filter(company=world.a.unit).count() == 2
+    assert checkpoints.seal_all(force=False) == {"sealed": 1, "unchanged": 0}
+    assert checkpoints.seal_all(force=False) == {"sealed": 0, "unchanged": 1}
+    assert Checkpoint.objects.filter(company=world.a.unit).count() == 3
+    assert verify.verify_all().ok
+
+
+def test_a_job_s_verification_checks_the_latest_signature_and_every_link(job, world):
+    first = checkpoints.seal_company(world.a.unit)
+    checkpoints.seal_company(world.a.unit)
+    Checkpoint.objects.filter(pk=first.pk).update(signature=keys.sign(b"something else"))
+    assert verify.verify_instance(job).ok  # an old signature is the company run's to check…
+    assert verify.verify_company(world.a.unit).first_break.code == "checkpoint_signature"
+    Checkpoint.objects.filter(pk=first.pk).update(events=1)  # …but an edit of an old checkpoint breaks the link
+    found = verify.verify_instance(job).first_break
+    assert found.code == "checkpoint_mismatch" and "没有接上前一个封签" in found.message
 
 
 def _replace_photo(job):
