@@ -145,7 +145,7 @@ def test_the_cli_says_intact_with_the_latest_seal(job, world):
 
 
 def test_the_cli_names_the_first_break_and_exits_1(job, world):
-    row, stored = photo_of(job, "before")
+    _row, stored = photo_of(job, "before")
     with default_storage.open(stored.file.name, "wb") as out:
         out.write(scene(7))
     code, out = run("--hazard", job.number)

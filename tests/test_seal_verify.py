@@ -174,7 +174,7 @@ def test_a_deleted_file_is_named(job):
 
 
 def test_a_file_whose_record_is_gone_is_missing(job):
-    row, stored = photo_of(job, "before")
+    _row, stored = photo_of(job, "before")
     with connection.cursor() as cursor:  # behind the ORM's PROTECT: an administrator with SQL
         cursor.execute("DELETE FROM flows_eventphoto WHERE file_id = %s", [stored.pk])
         cursor.execute("DELETE FROM trust_photofingerprint WHERE file_id = %s", [stored.pk])
