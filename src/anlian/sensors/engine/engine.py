@@ -273,12 +273,10 @@ class Engine:
         index, advance = self._index, self._advance
         prev_at, us = None, 0
         dup = late = 0
-        for reading in readings:
-            point = reading[0]
+        for point, value, at, quality in readings:
             entry = index.get(point)
             if entry is None:
                 continue
-            at = reading[2]
             if at is not prev_at:  # a gateway's batch shares one datetime object
                 us = round(at.timestamp() * _US)
                 prev_at = at
@@ -292,8 +290,7 @@ class Engine:
             ps[0] = us
             if us > now:
                 now = us
-            if reading[3] != "bad":
-                value = reading[1]
+            if quality != "bad":
                 th, rt, cb, si, valued = entry
                 if valued:
                     ps[1] = value
