@@ -77,10 +77,17 @@ class Broken(Exception):
 
 
 def photos_of(event) -> list:
-    photos = event.get("payload", {}).get("photos") if isinstance(event.get("payload"), dict) else None
-    if not isinstance(photos, dict):
-        return []
-    return [(slot, ref) for slot, refs in photos.items() if isinstance(refs, list) for ref in refs if isinstance(ref, str)]
+    """(slot or field, sha256) of the files an event refers to: photos and clips, and drawn
+    signatures ("sig:<sha256>:<name>" in the form values)."""
+    payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+    photos = payload.get("photos")
+    found = [] if not isinstance(photos, dict) else [
+        (slot, ref) for slot, refs in photos.items() if isinstance(refs, list) for ref in refs if isinstance(ref, str)]
+    values = payload.get("values")
+    for field, value in (values.items() if isinstance(values, dict) else ()):
+        if isinstance(value, str) and value.startswith("sig:") and len(value[4:].split(":", 1)[0]) == 64:
+            found.append((field, value[4:].split(":", 1)[0]))
+    return found
 
 
 def check_chain(manifest) -> dict:

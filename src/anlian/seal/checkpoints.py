@@ -19,6 +19,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from anlian.core import clock
@@ -140,7 +141,7 @@ def seal_company(company: OrgUnit | int, *, user: Any = None, force: bool = True
                         prev_digest=digest(last) if last else GENESIS,
                         merkle_root=merkle_root(sorted_leaves(current)), instances=len(current),
                         events=sum(seq for seq, _h in current.values()), key_id=keys.fingerprint(),
-                        sealed_by=user if getattr(user, "is_authenticated", False) else None)
+                        sealed_by=user if isinstance(user, get_user_model()) else None)
         cp.head = head_of(cp.prev_digest, cp.merkle_root)
         cp.signature = keys.sign(canonical(document(cp)))
         cp.save()

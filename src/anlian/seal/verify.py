@@ -228,21 +228,34 @@ def _check_chain(run: _Run, job: tuple, rows: list[tuple], sealed: tuple[int, st
 def _payload(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value) if '"photos"' in value else None
+            return json.loads(value) if '"photos"' in value or '"sig:' in value else None
         except ValueError:
             return None
     return value
 
 
+SIGNATURE_PREFIX = "sig:"  # a drawn signature in the form values: "sig:<sha256>:<typed name>"
+
+
 def _refs(payload: Any) -> Iterator[tuple[str, str]]:
-    photos = payload.get("photos") if isinstance(payload, dict) else None
-    if not isinstance(photos, dict):
+    """(slot or field, sha256) of every file an event's payload refers to: photos and clips by slot,
+    drawn signatures by form field."""
+    if not isinstance(payload, dict):
         return
-    for slot, refs in photos.items():
-        if isinstance(refs, list):
-            for ref in refs:
-                if isinstance(ref, str):
-                    yield slot, ref
+    photos = payload.get("photos")
+    if isinstance(photos, dict):
+        for slot, refs in photos.items():
+            if isinstance(refs, list):
+                for ref in refs:
+                    if isinstance(ref, str):
+                        yield slot, ref
+    values = payload.get("values")
+    if isinstance(values, dict):
+        for key, value in values.items():
+            if isinstance(value, str) and value.startswith(SIGNATURE_PREFIX):
+                sha = value[len(SIGNATURE_PREFIX):].split(":", 1)[0]
+                if len(sha) == 64:
+                    yield key, sha
 
 
 def _check_files(run: _Run, company_id: int, pk: int, number: str, rows: list[tuple]) -> None:
