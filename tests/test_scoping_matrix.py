@@ -36,7 +36,8 @@ from tests.flows.port import jpeg
 WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certificate_id", "violation_id",
                     "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
                     "batch_id", "kind", "hazard_id", "rule_id", "level", "hazard_batch_id", "channel_id",
-                    "delivery_id", "channel_kind", "route_id", "event", "language", "applies_to")
+                    "delivery_id", "channel_kind", "route_id", "event", "language", "applies_to",
+                    "export_id", "link_id", "account_id", "entry_id")
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -81,7 +82,10 @@ FILTER_PARAMS = ("unit", "org_unit", "org_unit_id", "parent", "parent_id", "area
 # Pages outside the product's scoping: Django admin (superusers only), language switch, health, and
 # the permit check behind each permit's QR code (its unguessable token is the permission; it shows
 # only whether the permit is valid now).
-UNSCOPED_PREFIXES = ("admin/", "i18n/", "healthz", "api/v1/", "login/", "logout/", "v/")
+# Public pages opened by a signed token (a permit's QR, a shared dossier, the verify page) are tested
+# with forged, expired and other companies' tokens in their own modules.
+UNSCOPED_PREFIXES = ("admin/", "i18n/", "healthz", "api/v1/", "login/", "logout/", "v/", "dossiers/s/", "verify/",
+                     ".well-known/")
 
 # A valid body for each API write that takes one, so the request reaches the scoping check.
 API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
@@ -157,6 +161,11 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("patch", "/api/v1/hazard-rules/{rule_id}"): lambda w: {"priority": 5},
     ("post", "/api/v1/hazard-rules/preview"): lambda w: {"company_id": w.a.unit.pk, "category": "fire",
                                                          "level": "general", "area_id": w.a.area.pk},
+    ("post", "/api/v1/dossiers"): lambda w: {"instance_id": w.a.job.pk},
+    ("post", "/api/v1/share-links"): lambda w: {"instance_id": w.a.job.pk, "days": 7},
+    ("post", "/api/v1/regulator-accounts"): lambda w: {"name": "越权监管", "agency": "应急局", "username": "reg-x",
+                                                       "password": "correct-horse-battery-9", "company_ids": [w.a.unit.pk]},
+    ("post", "/api/v1/seal/checkpoints"): lambda w: {"company_id": w.a.unit.pk},
     ("put", "/api/v1/companies/{company_id}/escalation-policies/{applies_to}"): lambda w: {
         "tiers": [{"after_minutes": 0, "levels_up": 9, "kinds": ["inbox", "sms"]}]},
     ("put", "/api/v1/companies/{company_id}/hazard-deadlines/{level}"): lambda w: {
@@ -213,7 +222,32 @@ def add_workforce(company, prefix: str) -> None:
         **add_notify(company, prefix),
         "hazard_batch_id": ImportBatch.objects.create(org_unit=company.plant, kind="hazards", token=f"{prefix}hz",
                                                       created_by=company.admin, status="invalid").pk,
+        **add_evidence(company),
     }
+
+
+def add_evidence(company) -> dict:
+    """Issue 8: a finished dossier export, a share link, a regulator account and an audit entry."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from anlian.audit.models import AuditEntry
+    from anlian.core import clock
+    from anlian.dossiers import services as dossiers
+    from anlian.dossiers.models import DossierExport
+    from tests.conftest import PASSWORD
+
+    pdf, now = b"%PDF-1.4\n% scoping matrix\n", clock.now()
+    export = DossierExport(instance=company.job, status="done", pages=1, created_by=company.admin.user,
+                           created_at=now, finished_at=now, sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf))
+    export.file.save(f"matrix-{company.unit.pk}.pdf", ContentFile(pdf), save=False)
+    export.save()
+    link = dossiers.create_share(company.admin.user, company.job, 7)
+    account = dossiers.create_regulator(company.admin.user, name=f"{company.unit.name}监管", agency="应急管理局",
+                                        username=f"reg-{company.unit.pk}", password=PASSWORD, companies=[company.unit])
+    entry = AuditEntry.objects.filter(company=company.unit).order_by("pk").first()
+    return {"export_id": export.pk, "link_id": link.pk, "account_id": account.pk, "entry_id": entry.pk}
 
 
 def add_notify(company, prefix: str) -> dict:
@@ -286,7 +320,9 @@ def a_snapshot(w: World) -> str:
 def workforce_rows(path: str) -> dict[str, list]:
     from anlian.core.models import Notice
     from anlian.hazards.models import DeadlinePolicy, DispatchRule, Hazard
+    from anlian.dossiers.models import DossierExport, RegulatorAccount, ShareLink
     from anlian.notify.models import Channel, Delivery, EscalationPolicy
+    from anlian.seal.models import Checkpoint
     from anlian.orgs.models import Contractor
     from anlian.training.models import Assignment, Attendance, Course, Session
     from anlian.workforce.models import (Badge, Certificate, ContractorArea, ContractorDocument, EntryCheck,
@@ -307,6 +343,10 @@ def workforce_rows(path: str) -> dict[str, list]:
         "channels": rows(Channel, "company__path"), "deliveries": rows(Delivery, "message__company__path"),
         "hazard_deadlines": rows(DeadlinePolicy, "owner__path"),
         "escalation_policies": rows(EscalationPolicy, "company__path"),
+        "dossier_exports": rows(DossierExport, "instance__org_unit__path"),
+        "share_links": rows(ShareLink, "instance__org_unit__path"),
+        "regulators": rows(RegulatorAccount, "person__org_unit__path"),
+        "checkpoints": rows(Checkpoint, "company__path"),
     }
 
 
