@@ -228,3 +228,20 @@ def test_a_superuser_sees_every_company_and_global_entries(logged):
     companies = {e["company_id"] for e in listed["items"]}
     assert {logged.a.unit.pk, logged.b.unit.pk} <= companies
     assert client.get("/audit/", {"kind": "orgs.role"}).status_code == 200
+
+
+def test_the_page_costs_the_same_queries_for_few_or_many_entries(logged):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(logged.a.admin)
+    client.get("/audit/")  # warm up session and scope
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/audit/", {"kind": "orgs.rolegrant"}).status_code == 200
+    with audit.acting(logged.a.admin.user):
+        for i in range(40):
+            services.save_area(SYSTEM, logged.a.area, org_unit=logged.a.plant, name=f"罐区{i}")
+    with CaptureQueriesContext(connection) as many:
+        response = client.get("/audit/")
+    assert response.status_code == 200 and "罐区39" in text(response)
+    assert len(many.captured_queries) <= len(few.captured_queries) + 1
