@@ -230,3 +230,25 @@ def test_a_regulator_reading_any_page_never_crashes(world: World, job, read_only
         if answer.status_code >= 500:
             crashed.append((path, answer.status_code))
     assert crashed == []
+
+
+def test_a_regulator_is_never_offered_nor_accepted_as_a_person_on_a_job(world: World, job, read_only):
+    from anlian.core.errors import Invalid
+    from anlian.flows import core
+    from anlian.flows import services as flows
+    from anlian.permits.services import Choices
+
+    account = regulator(world, [world.a.unit])
+    people = dict(Choices.for_company(world.a.admin.user, world.a.unit).people)
+    assert str(account.person.pk) not in people and str(world.a.worker.pk) in people
+    from anlian.orgs.access import SYSTEM
+    from tests.test_scoping_matrix import zero_source
+
+    tpl = flows.template_of(flows.save_version(SYSTEM, None, zero_source("reg-zero", "监管测试"), owner=world.a.unit,
+                                               publish=True))
+    flows._check_submission(world.a.unit.pk, tpl, core.Action("complete", step="enter", values={
+        "partner": str(world.a.worker.pk)}))  # a colleague: accepted
+    with pytest.raises(Invalid) as refused:
+        flows._check_submission(world.a.unit.pk, tpl, core.Action("complete", step="enter", values={
+            "partner": str(account.person.pk)}))
+    assert refused.value.code == "unknown_reference"

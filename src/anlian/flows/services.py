@@ -194,8 +194,9 @@ FILES = Prepared(lambda company, refs: StoredFile.objects.filter(company_id=comp
                  .values_list("sha256", "pk", "content_type"))
 USED_BEFORE = Prepared(lambda files: EventPhoto.objects.filter(file_id__in=files).values_list(
     "file_id", "event__instance_id", "event__step"))
-PEOPLE = Prepared(lambda company, ids: Person.objects.filter(company_id=company, is_active=True, pk__in=ids)
-                  .values_list("pk"))
+# A regulator's read-only account is a person of the company too, but is never named on a job.
+PEOPLE = Prepared(lambda company, ids: Person.objects.filter(company_id=company, is_active=True, pk__in=ids,
+                                                             regulator_account__isnull=True).values_list("pk"))
 # In model order: Model.from_db maps a subset of values onto the concrete fields in that order.
 JOB_FIELDS = tuple(f.attname for f in Instance._meta.concrete_fields if f.attname in {
     "id", "version_id", "org_unit_id", "company_id", "area_id", "applicant_id", "number", "status",
@@ -306,8 +307,7 @@ def _check_submission(company, tpl: core.Template, action: core.Action) -> None:
             raise Invalid(_("「{f}」内容过长或格式不正确").format(f=key), field=key, code="field_invalid")
     if action.kind == "hand_over" and action.target is not None:
         target = action.target
-        if not (target.isdigit() and len(target) < 19 and Person.objects.filter(
-                pk=int(target), company=company, is_active=True).exists()):
+        if not (target.isdigit() and len(target) < 19 and PEOPLE.rows(company, [int(target)])):
             raise Invalid(_("接班人不存在"), field="target", code="unknown_reference")
     step = tpl.by_key.get(action.step or "")
     if step is None:

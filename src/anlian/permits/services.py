@@ -253,7 +253,7 @@ class Choices:
 
     @classmethod
     def for_company(cls, user: Any, company: OrgUnit) -> Choices:
-        people = Person.objects.filter(company=company, is_active=True).order_by("name")
+        people = Person.objects.filter(company=company, is_active=True, regulator_account__isnull=True).order_by("name")
         areas = access.visible(Area, user).filter(Q(org_unit__company=company) | Q(org_unit=company)).order_by("name")
         equipment = access.visible(Equipment, user).filter(
             Q(org_unit__company=company) | Q(org_unit=company), is_active=True).order_by("code")
