@@ -5,13 +5,14 @@ The stream: N points (default 10,000) on gateways of 100 points each; every poin
 second for S seconds (default 30), each gateway once a second as one JSON message
 (``{"device", "ts", "values": {...}}``, the shape a PLC gateway publishes over MQTT); with
 ``--shape points`` each message is instead a list of ``{"point", "value", "ts"}`` objects, every
-one with its own time string. Values are a random walk around each point's set-point; about 1 %
-of the points drift out of their band for a while, so alarms are raised and cleared.
+one with its own time string. Values wander around each point's set-point (noise 0.2 a second,
+pulled back 5 % a second); every 10 s about 1 % of the points start or stop drifting by 0.8 a
+second, so alarms are raised (rate at once, threshold after 10 s) and cleared.
 
 Three rules per point (docs/sensors.md):
 
 - ``threshold``: beyond set-point ± band sustained for 10 s (clears after 10 s normal);
-- ``rate``: more than 3 units per minute over a 20 s window (both directions);
+- ``rate``: more than 6 units per minute over a 30 s window (both directions);
 - ``silence``: no valid reading within 3 × 5 s.
 
 Per second, interleaved (which side goes first alternates):
@@ -24,7 +25,9 @@ Per second, interleaved (which side goes first alternates):
 It prints per-reading time of both, the ratio ours/bare and the goal of issue 9 (≤ 3). Saving the
 state (``to_json``) is timed once at the end, separately. A benchmark reports; it always exits 0.
 
-    .venv/bin/python bench/rules.py [--points 10000] [--seconds 30] [--shape device|points]
+    .venv/bin/python bench/rules.py [--points 10000] [--seconds 60] [--shape both|device|points]
+
+Both shapes run by default; the RESULT line reports the worse ratio.
 """
 
 from __future__ import annotations
@@ -58,8 +61,8 @@ def make_rules(points: list[str], setpoints: dict[str, float]) -> tuple:
     for p in points:
         docs.append({"key": f"hot-{p.lower()}", "kind": "threshold", "point": p, "setpoint": setpoints[p],
                      "band": 5, "for": "10s", "level": 2, "actions": ["notify", {"freeze": {"point": p}}]})
-        docs.append({"key": f"rate-{p.lower()}", "kind": "rate", "point": p, "per_minute": 3,
-                     "window": "20s", "level": 1, "actions": ["notify"]})
+        docs.append({"key": f"rate-{p.lower()}", "kind": "rate", "point": p, "per_minute": 6,
+                     "window": "30s", "level": 1, "actions": ["notify"]})
         docs.append({"key": f"quiet-{p.lower()}", "kind": "silence", "point": p, "interval": "5s",
                      "misses": 3, "level": 1, "actions": ["notify"]})
     return load_rules(docs)
@@ -120,14 +123,8 @@ def ours(engine: Engine, state: dict, messages: list[bytes], received: datetime)
     return n, raised + len(transitions)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--points", type=int, default=10_000)
-    ap.add_argument("--seconds", type=int, default=30)
-    ap.add_argument("--shape", choices=("device", "points"), default="device")
-    args = ap.parse_args(argv)
-
-    points = [f"P{i:05d}" for i in range(args.points)]
+def run(points_n: int, seconds: int, shape: str) -> float:
+    points = [f"P{i:05d}" for i in range(points_n)]
     rnd = random.Random(1)
     setpoints = {p: float(rnd.choice((20, 35, 80, 120, 150))) for p in points}
     t = time.perf_counter()
@@ -135,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = Engine(rules)
     state = engine.new_state()
     load_s = time.perf_counter() - t
-    stream = make_stream(points, setpoints, args.seconds, args.shape)
+    stream = make_stream(points, setpoints, seconds, shape)
     size = sum(len(m) for second in stream for m in second)
 
     gc.collect()
@@ -152,20 +149,19 @@ def main(argv: list[str] | None = None) -> int:
                 readings += n
                 transitions += k
             else:
-                bare(messages, args.shape)
+                bare(messages, shape)
                 bare_t.append(time.perf_counter() - t)
+    gc.unfreeze()
     t = time.perf_counter()
     saved = to_json(state)
     save_s = time.perf_counter() - t
 
-    per_second = args.points  # bare readings per second of stream
-    ours_us = sum(ours_t) / (per_second * len(stream)) * 1e6
-    bare_us = sum(bare_t) / (per_second * len(stream)) * 1e6
+    ours_us = sum(ours_t) / (points_n * len(stream)) * 1e6
+    bare_us = sum(bare_t) / (points_n * len(stream)) * 1e6
     ratio = sum(ours_t) / sum(bare_t)
     med = statistics.median(o / b for o, b in zip(ours_t, bare_t))
-    print(f"python {platform.python_version()}, {platform.machine()}; {args.points} points × 3 rules "
-          f"({len(rules)} rules, loaded in {load_s:.2f} s), {args.seconds} s of stream, shape {args.shape}: "
-          f"{len(stream[0])} messages/s, {size / len(stream) / 1e6:.2f} MB/s of JSON")
+    print(f"-- shape {shape}: {points_n} points × 3 rules ({len(rules)} rules, loaded in {load_s:.2f} s), "
+          f"{seconds} s of stream, {len(stream[0])} messages/s, {size / len(stream) / 1e6:.2f} MB/s of JSON")
     print(f"ours (parse_batch + feed + tick)   {ours_us:6.2f} µs/reading  {sum(ours_t) / len(stream) * 1e3:7.1f} ms "
           f"per stream second  ({readings} readings incl. heartbeats, {transitions} transitions)")
     print(f"bare (json.loads + tuples)         {bare_us:6.2f} µs/reading  {sum(bare_t) / len(stream) * 1e3:7.1f} ms "
@@ -173,7 +169,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio ours/bare: {ratio:.2f} (median of per-second ratios {med:.2f}; goal ≤ {GOAL:g}: "
           f"{'PASS' if ratio <= GOAL else 'FAIL'})")
     print(f"state: {len(saved) / 1e6:.1f} MB of JSON, to_json {save_s * 1e3:.0f} ms")
-    print(f"RESULT rules ratio={ratio:.2f} goal={GOAL:g}")
+    return ratio
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--points", type=int, default=10_000)
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--shape", choices=("device", "points", "both"), default="both")
+    args = ap.parse_args(argv)
+    print(f"python {platform.python_version()}, {platform.machine()}")
+    shapes = ("points", "device") if args.shape == "both" else (args.shape,)
+    ratios = {shape: run(args.points, args.seconds, shape) for shape in shapes}
+    worst = max(ratios.values())
+    print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()) + f" — reported: the worst, {worst:.2f}")
+    print(f"RESULT rules ratio={worst:.2f} goal={GOAL:g}")
     return 0
 
 

@@ -31,7 +31,7 @@ def test_rate_windows_stay_bounded_however_long_the_stream():
     run = Run({"key": "rise", "kind": "rate", "point": "A", "per_minute": 5, "window": "60s"})
     for start in range(0, 3600, 600):
         run.feed(*[r("A", 20.0, start + s / 4) for s in range(2400)])  # 4 readings a second
-    window = run.state["pts"]["A"][3]
+    window = run.state["pts"]["A"][4]
     assert len(window) // 2 <= 60 * 4 + 1
 
 

@@ -157,7 +157,7 @@ def test_rate_uses_the_reading_at_the_start_of_the_window():
 def test_rate_window_memory_is_bounded():
     run = Run(RATE)
     run.series("TT-1", [20.0] * 5000, step=0.5)
-    (w,) = run.state["pts"]["TT-1"][3:]
+    (w,) = run.state["pts"]["TT-1"][4:]
     assert len(w) // 2 <= 122  # one window of readings plus the anchor
 
 

@@ -107,6 +107,7 @@ def _sig(doc: Any) -> str:
 
 
 _NEVER = -(1 << 62)  # "no reading yet", as an int so comparisons need no None test
+_FAR = 1 << 62  # "no silence deadline ahead"
 _DIRECTION = {"rise": 1, "fall": -1, "either": 0}
 _KEEP = 4 * 3600  # readings per rate window at most (4 a second for the longest window)
 
@@ -114,7 +115,7 @@ _KEEP = 4 * 3600  # readings per rate window at most (4 a second for the longest
 class _Value:
     """A threshold / rate / combined rule prepared for evaluation: limits as floats, times in µs."""
 
-    __slots__ = ("key", "rule", "hold", "clear", "conds", "any", "sig")
+    __slots__ = ("key", "rule", "hold", "clear", "conds", "any", "sig", "point")
 
     def __init__(self, rule: Rule):
         self.key = rule.key
@@ -129,6 +130,8 @@ class _Value:
              c.rate.per_minute if c.rate else None, _DIRECTION[c.rate.direction] if c.rate else 0,
              round(c.rate.window * _US) if c.rate else 0, f"{rule.key}/{i}")
             for i, c in enumerate(rule.conditions))
+        # One-condition rules are counted in their point's "hot" counter (see Engine.feed).
+        self.point = self.conds[0][1] if len(self.conds) == 1 else None
 
     def fresh(self) -> dict:
         return {"sig": self.sig, "on": False, "c": False, "since": None, "ok": None, "t": 0,
@@ -150,13 +153,14 @@ class _Silence:
 
 def new_state() -> dict:
     """An empty state. Keys: ``now`` (the engine's clock, µs), ``pts`` (per watched point
-    ``[last accepted reading's time, last valid value, last valid reading's time, *rate windows]``,
+    ``[last accepted reading's time, last valid value, last valid reading's time, number of its
+    one-condition rules raised or counting, *rate windows]``,
     each window a flat ``[t, v, t, v, …]`` list, named in ``layout``), ``w`` (the windows of
     combined rules), ``rules`` (per rule its automaton), ``hot`` (value rules raised or counting),
     ``quiet`` (silence rules raised), ``due`` (time-based deadlines), ``next`` (no silence
     deadline comes before it), ``dropped`` (duplicate and late readings)."""
     return {"v": STATE_VERSION, "sig": None, "now": None, "pts": {}, "layout": {}, "w": {},
-            "rules": {}, "hot": {}, "quiet": {}, "due": {}, "next": None,
+            "rules": {}, "hot": {}, "quiet": {}, "due": {}, "next": _FAR,
             "dropped": {"duplicate": 0, "late": 0}}
 
 
@@ -196,17 +200,20 @@ class Engine:
                     th.append((c.key, c.conds[0][2], c.conds[0][3], c))
                 elif len(c.conds) == 1:
                     i, _, _, _, limit, direction, window, wkey = c.conds[0]
-                    rt.append((c.key, 3 + len(rt), window, limit, direction, c))
+                    rt.append((c.key, 4 + len(rt), window, limit, direction, c))
                 else:
                     cb.append(c)
         for s in self._silence.values():
             for p in s.rule.points:
                 index.setdefault(p, ([], [], [], []))[3].append(s)
-        self._index = {p: (tuple(th), tuple(rt), tuple(cb), tuple(si), bool(th or rt or cb))
+        # A value inside every limit rule's range of a point with nothing raised or counting
+        # needs no look at the rules one by one: the usual case, tested once.
+        self._index = {p: (max((t[1] for t in th), default=-_INF), min((t[2] for t in th), default=_INF),
+                           tuple(th), tuple(rt), tuple(cb), tuple(si))
                        for p, (th, rt, cb, si) in index.items()}
         # The rate windows kept in each point's list, by name, so a state saved under other
         # rules can be re-laid (docs/sensors.md "State and restart").
-        self._layout = {p: [entry[5].conds[0][7] for entry in e[1]] for p, e in self._index.items() if e[1]}
+        self._layout = {p: [entry[5].conds[0][7] for entry in e[3]] for p, e in self._index.items() if e[3]}
         self.points = frozenset(self._index)
 
     def new_state(self) -> dict:
@@ -240,16 +247,19 @@ class Engine:
         old_pts, old_layout = state["pts"], state["layout"]
         pts = {}
         for p in self._index:
-            ps = old_pts.get(p) or [_NEVER, None, _NEVER]
-            windows = dict(zip(old_layout.get(p, ()), ps[3:]))
-            pts[p] = ps[:3] + [windows[wkey] if wkey.rsplit("/", 1)[0] in kept and wkey in windows else []
+            ps = old_pts.get(p) or [_NEVER, None, _NEVER, 0]
+            windows = dict(zip(old_layout.get(p, ()), ps[4:]))
+            pts[p] = ps[:3] + [0] + [windows[wkey] if wkey.rsplit("/", 1)[0] in kept and wkey in windows else []
                                for wkey in self._layout.get(p, ())]
         state["pts"] = pts
         state["layout"] = {p: list(names) for p, names in self._layout.items()}
         state["hot"] = {k: 1 for k in self._value if rules[k]["on"] or rules[k]["since"] is not None}
+        for k in state["hot"]:
+            if self._value[k].point is not None:
+                pts[self._value[k].point][3] += 1
         state["quiet"] = {k: 1 for k in self._silence if rules[k]["on"]}
         state["due"] = {k: d for k, c in self._value.items() if (d := self._deadline(c, rules[k])) is not None}
-        state["next"] = 0 if self._silence else None  # the next evaluation looks at every silence rule
+        state["next"] = 0 if self._silence else _FAR  # the next evaluation looks at every silence rule
         state["sig"] = self.sig
 
     @staticmethod
@@ -291,14 +301,14 @@ class Engine:
             if us > now:
                 now = us
             if quality != "bad":
-                th, rt, cb, si, valued = entry
-                if valued:
-                    ps[1] = value
-                for key, lo, hi, c in th:
-                    if value > hi or value < lo or key in hot:
-                        tr = advance(c, rules[key], value > hi or value < lo, us, state)
-                        if tr is not None:
-                            out.append(tr)
+                low, high, th, rt, cb, si = entry
+                ps[1] = value
+                if value > high or value < low or ps[3]:
+                    for key, lo, hi, c in th:
+                        if value > hi or value < lo or key in hot:
+                            tr = advance(c, rules[key], value > hi or value < lo, us, state)
+                            if tr is not None:
+                                out.append(tr)
                 for key, slot, window, limit, direction, c in rt:
                     w = ps[slot]
                     w += (us, value)
@@ -318,7 +328,7 @@ class Engine:
                         cond = False
                         if len(w) > 2 * _KEEP:
                             del w[2:4]
-                    if cond or key in hot:
+                    if cond or ps[3] and key in hot:
                         tr = advance(c, rules[key], cond, us, state)
                         if tr is not None:
                             out.append(tr)
@@ -332,7 +342,7 @@ class Engine:
                         for s in si:
                             if s.key in quiet:
                                 nxt = self._heard(s, rules[s.key], point, us, now, nxt, state, out)
-            if nxt is not None and now >= nxt:
+            if now >= nxt:
                 nxt = self._scan(state, now, out)
         state["now"] = None if now == _NEVER else now
         state["next"] = nxt
@@ -359,7 +369,7 @@ class Engine:
                 tr = self._advance(self._value[key], rs, rs["c"], t, state)
                 if tr is not None:
                     out.append(tr)
-        if state["next"] is not None and t >= state["next"]:
+        if t >= state["next"]:
             state["next"] = self._scan(state, t, out)
         return state, out
 
@@ -370,7 +380,7 @@ class Engine:
         t = rs["t"]
         if us > t:
             rs["t"] = t = us
-        key, due, hot = c.key, state["due"], state["hot"]
+        key, due = c.key, state["due"]
         rs["c"] = cond
         tr = None
         if cond:
@@ -386,12 +396,12 @@ class Engine:
                 tr = self._transition(c, rs, "raised", since, t, state)
             else:
                 due[key] = since + c.hold
-            hot[key] = 1
+            self._hot(c, state, True)
             return tr
         if not rs["on"]:
             rs["since"] = None
             due.pop(key, None)
-            hot.pop(key, None)
+            self._hot(c, state, False)
             return None
         ok = rs["ok"]
         if ok is None:
@@ -400,10 +410,24 @@ class Engine:
             rs["on"] = False
             rs["since"] = rs["ok"] = None
             due.pop(key, None)
-            hot.pop(key, None)
+            self._hot(c, state, False)
             return self._transition(c, rs, "cleared", ok, t, state)
         due[key] = ok + c.clear
         return None
+
+    @staticmethod
+    def _hot(c: _Value, state: dict, hot: bool) -> None:
+        """A rule raised or counting towards a raise or a clear is "hot": its point's readings must
+        reach it even when they are normal."""
+        hots = state["hot"]
+        if hot == (c.key in hots):
+            return
+        if hot:
+            hots[c.key] = 1
+        else:
+            del hots[c.key]
+        if c.point is not None:
+            state["pts"][c.point][3] += 1 if hot else -1
 
     def _combined(self, c: _Value, rs: dict, point: str, value: float, us: int, state: dict):
         if us > rs["t"]:
@@ -446,8 +470,8 @@ class Engine:
                 seen = t
         return seen
 
-    def _heard(self, s: _Silence, rs: dict, point: str, us: int, now: int, nxt: int | None, state: dict,
-               out: list) -> int | None:
+    def _heard(self, s: _Silence, rs: dict, point: str, us: int, now: int, nxt: int, state: dict,
+               out: list) -> int:
         deadline = self._seen(s, rs, state["pts"]) + s.span
         if now >= deadline:
             # Only data that brings the point back inside its deadline ends the silence: an old
@@ -459,11 +483,11 @@ class Engine:
         rs["t"] = at
         out.append(Transition("cleared", s.key, s.rule.points, None, from_us(us), from_us(at),
                               s.rule.level, s.rule.actions, "silence_over", {"point": point}))
-        return deadline if nxt is None or deadline < nxt else nxt
+        return deadline if deadline < nxt else nxt
 
-    def _scan(self, state: dict, now: int, out: list) -> int | None:
+    def _scan(self, state: dict, now: int, out: list) -> int:
         """Raise every silence rule past its deadline; return the earliest deadline still ahead."""
-        nxt = None
+        nxt = _FAR
         rules, pts, quiet = state["rules"], state["pts"], state["quiet"]
         for key, s in self._silence.items():
             rs = rules[key]
@@ -483,7 +507,7 @@ class Engine:
                     rule.actions, "silence",
                     {"points": list(rule.points), "duration": (now - seen) / _US,
                      "interval": rule.interval, "misses": rule.misses}))
-            elif nxt is None or deadline < nxt:
+            elif deadline < nxt:
                 nxt = deadline
         return nxt
 
@@ -495,7 +519,7 @@ class Engine:
         if len(c.conds) > 1:
             return state["w"].get(wkey)
         point = c.conds[i][1]
-        return state["pts"][point][3 + self._layout[point].index(wkey)] if point in self._layout else None
+        return state["pts"][point][4 + self._layout[point].index(wkey)] if point in self._layout else None
 
     def _transition(self, c: _Value, rs: dict, kind: str, since: int, at: int, state: dict) -> Transition:
         rule = c.rule

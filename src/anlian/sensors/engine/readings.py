@@ -280,8 +280,17 @@ def _device(item: dict, where: str, times: _Times, out: list, rejected: list) ->
     except _Bad as bad:
         rejected.append(Rejected(where, bad.code, bad.params))
         return
-    append = out.append
     new = tuple.__new__
+    names = _good_names
+    # The common case in one comprehension: every value a finite float in range (NaN and ±inf
+    # fail the comparison) under a name already checked; otherwise the careful loop below.
+    rows = [new(Reading, (p, v, at, quality)) for p, v in values.items()
+            if type(v) is float and -MAX_ABS <= v <= MAX_ABS and p in names]
+    if len(rows) == len(values):
+        out += rows
+        out.append(Reading(HEARTBEAT_PREFIX + device, float(len(values)), at, "good"))
+        return
+    append = out.append
     for point, value in values.items():
         # The common case in one test: a finite float within range (NaN and ±inf fail the
         # comparison) under a sane point name; anything else takes the careful path below.
