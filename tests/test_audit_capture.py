@@ -4,7 +4,8 @@ secrets never reach the log."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as tz
+from datetime import datetime
+from datetime import timezone as tz
 
 import pytest
 from django.db import transaction

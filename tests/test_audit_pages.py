@@ -4,7 +4,8 @@ refusals (no MANAGE_ORG: 403; bad filters: 4xx, never 5xx) and no way to change 
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone as tz
+from datetime import datetime
+from datetime import timezone as tz
 
 import pytest
 from django.test import Client

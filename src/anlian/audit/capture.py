@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, models, transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
+from django.db.models.signals import (
+    m2m_changed,
+    post_delete,
+    post_save,
+    pre_delete,
+    pre_save,
+)
 
 from anlian.audit import context, registry
 from anlian.audit.models import Action, AuditEntry

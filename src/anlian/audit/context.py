@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
+
 
 @dataclass
 class Actor:
@@ -42,7 +44,7 @@ class Actor:
             return ""
         try:
             person = user.person
-        except Exception:  # no Person for this account (a platform administrator)
+        except ObjectDoesNotExist:  # no Person for this account (a platform administrator)
             person = None
         name = person.name if person is not None else ""
         username = user.get_username()
