@@ -44,3 +44,11 @@ def test_reasons_go_through_the_translator_when_read():
     finally:
         set_translator(None)
     assert up.reason == "「A」为11，高于上限10"
+
+
+def test_a_fast_point_over_a_long_window_is_thinned_to_the_bound():
+    run = Run({"key": "rise", "kind": "rate", "point": "A", "per_minute": 5, "window": "1h"})
+    run.feed(*[r("A", 20.0, s / 5) for s in range(5 * 3000)])  # 5 a second for 50 minutes
+    window = run.state["pts"]["A"][4]
+    assert len(window) // 2 == 4 * 3600 + 1
+    assert window[0] == round(T0.timestamp() * 1e6)  # the oldest reading stays: the window is not yet covered

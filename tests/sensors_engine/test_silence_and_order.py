@@ -122,3 +122,37 @@ def test_unknown_points_do_not_enter_the_state():
     run = Run({"key": "t", "kind": "threshold", "point": "A", "above": 10})
     run.feed(*[r(f"X{i}", 1, i) for i in range(1000)])
     assert set(run.state["pts"]) == {"A"}
+
+
+# -- readings not made by parse_batch (the OPC UA client) --------------------------------------
+
+def test_make_reading_checks_like_the_parser():
+    from anlian.sensors.engine import Reading, Rejected, make_reading
+
+    assert make_reading("TT-1", 5, at(0)) == Reading("TT-1", 5.0, at(0), "good")
+    for args, code in [(("TT-1", float("nan"), at(0)), "value_not_finite"), (("TT-1", True, at(0)), "value_not_number"),
+                       (("TT-1", 1e20, at(0)), "value_too_large"), (("", 1, at(0)), "point_invalid"),
+                       ((None, 1, at(0)), "point_missing"), (("TT-1", 1, at(0), "odd"), "quality_invalid"),
+                       (("TT-1", 1, at(0).replace(tzinfo=None)), "ts_no_zone")]:
+        got = make_reading(*args)
+        assert isinstance(got, Rejected) and got.code == code and got.message
+
+
+def test_non_finite_values_fed_directly_count_as_bad_and_the_state_still_saves():
+    from anlian.sensors.engine import to_json
+
+    run = Run({"key": "t", "kind": "threshold", "point": "A", "above": 10},
+              {"key": "q", "kind": "silence", "point": "A", "interval": "10s"})
+    run.feed(r("A", 1.0, 0), r("A", float("nan"), 1), r("A", float("inf"), 2))
+    assert run.log == [] and "NaN" not in to_json(run.state)
+    assert [t.rule for t in run.tick(10)] == ["q"]
+
+
+def test_naive_times_are_a_programming_error():
+    import pytest
+
+    run = Run({"key": "t", "kind": "threshold", "point": "A", "above": 10})
+    with pytest.raises(ValueError):
+        run.feed(r("A", 1.0, 0)._replace(at=at(0).replace(tzinfo=None)))
+    with pytest.raises(ValueError):
+        run.engine.tick(run.state, at(0).replace(tzinfo=None))

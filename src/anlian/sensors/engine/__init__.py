@@ -7,9 +7,9 @@ state with ``to_json`` and carries out each transition's ``actions``.
 
 from .engine import Engine, Transition, from_json, from_us, new_state, to_json, to_us
 from .i18n import MESSAGES, set_translator
-from .readings import HEARTBEAT_PREFIX, QUALITIES, Batch, Reading, Rejected, parse_batch
+from .readings import HEARTBEAT_PREFIX, QUALITIES, Batch, Reading, Rejected, make_reading, parse_batch
 from .rules import Condition, Rate, Rule, RuleError, load_rule, load_rules, parse_seconds
 
 __all__ = ["Engine", "Transition", "from_json", "from_us", "new_state", "to_json", "to_us", "MESSAGES",
-           "set_translator", "HEARTBEAT_PREFIX", "QUALITIES", "Batch", "Reading", "Rejected", "parse_batch",
+           "set_translator", "HEARTBEAT_PREFIX", "QUALITIES", "Batch", "Reading", "Rejected", "make_reading", "parse_batch",
            "Condition", "Rate", "Rule", "RuleError", "load_rule", "load_rules", "parse_seconds"]

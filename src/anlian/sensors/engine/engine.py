@@ -109,7 +109,7 @@ def _sig(doc: Any) -> str:
 _NEVER = -(1 << 62)  # "no reading yet", as an int so comparisons need no None test
 _FAR = 1 << 62  # "no silence deadline ahead"
 _DIRECTION = {"rise": 1, "fall": -1, "either": 0}
-_KEEP = 4 * 3600  # readings per rate window at most (4 a second for the longest window)
+_KEEP2 = 2 * (4 * 3600 + 1)  # list items of one rate window at most: 4 readings a second for an hour
 
 
 class _Value:
@@ -191,7 +191,7 @@ class Engine:
         self._value = {r.key: _Value(r) for r in self.rules if r.kind != "silence"}
         self._silence = {r.key: _Silence(r) for r in self.rules if r.kind == "silence"}
         self.sig = _sig([[r.key, _sig(r.source)] for r in self.rules])
-        # point → (limit rules, rate rules, combined rules, silence rules, read by a value rule)
+        # point → (limit rules, rate rules, combined rules, silence rules)
         index: dict[str, tuple[list, list, list, list]] = {}
         for c in self._value.values():
             for p in c.rule.points:
@@ -288,6 +288,8 @@ class Engine:
             if entry is None:
                 continue
             if at is not prev_at:  # a gateway's batch shares one datetime object
+                if at.tzinfo is None:
+                    raise ValueError(f"reading time without zone: {point} {at}")
                 us = round(at.timestamp() * _US)
                 prev_at = at
             ps = pts[point]
@@ -300,7 +302,7 @@ class Engine:
             ps[0] = us
             if us > now:
                 now = us
-            if quality != "bad":
+            if quality != "bad" and value - value == 0:  # NaN and ±inf (not from parse_batch) count as bad
                 low, high, th, rt, cb, si = entry
                 ps[1] = value
                 if value > high or value < low or ps[3]:
@@ -312,6 +314,8 @@ class Engine:
                 for key, slot, window, limit, direction, c in rt:
                     w = ps[slot]
                     w += (us, value)
+                    if len(w) > _KEEP2:  # more than 4 readings a second over the window: thin the oldest
+                        del w[2:4]
                     cutoff = us - window
                     first = w[0]
                     if first <= cutoff:
@@ -326,8 +330,6 @@ class Engine:
                                 else change > limit or -change > limit)
                     else:
                         cond = False
-                        if len(w) > 2 * _KEEP:
-                            del w[2:4]
                     if cond or ps[3] and key in hot:
                         tr = advance(c, rules[key], cond, us, state)
                         if tr is not None:
@@ -357,6 +359,8 @@ class Engine:
         without a new reading (the last reading's condition is taken to hold until the next)."""
         if state.get("sig") != self.sig:
             self._reconcile(state)
+        if now.tzinfo is None:
+            raise ValueError(f"tick time without zone: {now}")
         t = to_us(now)
         if state["now"] is None or t > state["now"]:
             state["now"] = t
@@ -442,14 +446,14 @@ class Engine:
                 continue
             w = windows.setdefault(wkey, [])
             w.extend((us, value))
+            if len(w) > _KEEP2:
+                del w[2:4]
             cutoff = us - window
             j = 0
             while j + 2 < len(w) and w[j + 2] <= cutoff:
                 j += 2
             if j:
                 del w[:j]
-            if len(w) > 2 * _KEEP:
-                del w[2:4]
             change = _rate(w, window)
             if change is None:
                 results[i] = False

@@ -160,6 +160,23 @@ class _Times:
         return at
 
 
+def make_reading(point: Any, value: Any, at: datetime, quality: Any = "good") -> Reading | Rejected:
+    """One reading from a source that is not JSON (the OPC UA client), checked exactly as
+    ``parse_batch`` checks an item: a Reading, or a Rejected saying why not."""
+    try:
+        if point is None:
+            raise _Bad("point_missing")
+        name = _name(point, "point_invalid")
+        number = _value(value)
+        if quality not in QUALITIES:
+            raise _Bad("quality_invalid", got=_show(quality))
+        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+            raise _Bad("ts_no_zone", got=str(at))
+    except _Bad as bad:
+        return Rejected(str(point)[:MAX_NAME] if point is not None else "", bad.code, bad.params)
+    return Reading(name, number, at, quality)
+
+
 def parse_batch(raw: bytes | str, received_at: datetime | None = None, *,
                 max_bytes: int = MAX_BYTES, max_items: int = MAX_ITEMS,
                 max_future: timedelta = MAX_FUTURE) -> Batch:
