@@ -20,6 +20,16 @@ def _media(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    """Counters kept in the cache (the public verify page's limit per address) start afresh."""
+    yield
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        from django.core.cache import cache
+
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _real_clock():
     """A test that pins the clock never leaves it pinned for the next one."""
     yield

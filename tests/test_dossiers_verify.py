@@ -75,3 +75,17 @@ def test_forged_verify_tokens(world: World, job):
         assert job.last_hash not in page.content.decode()
     assert Client().get("/verify/%00/").status_code == 422  # refused at the door (NUL)
     assert Client().post(verify_path(job)).status_code == 405
+
+
+def test_the_public_verify_page_limits_each_address(world, job):  # noqa: F811
+    from django.core.cache import cache
+
+    cache.clear()
+    url = services.verify_url(job)
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    answers = [client.get(url).status_code for _ in range(services.VERIFY_PER_MINUTE)]
+    assert answers == [200] * services.VERIFY_PER_MINUTE
+    refused = client.get(url)
+    assert refused.status_code == 429 and refused["Retry-After"] == "60" and "过于频繁" in refused.content.decode()
+    assert Client(REMOTE_ADDR="203.0.113.10").get(url).status_code == 200  # another inspector is not affected
+    cache.clear()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, QuerySet
@@ -117,58 +118,28 @@ def instance_for_token(token: str) -> tuple[Instance, ShareLink | None]:
 
 # --- integrity (the seal app's verification) --------------------------------------------------------
 
-
-@dataclass
-class Break:
-    code: str
-    message: str
-    instance_id: int | None = None
-    seq: int | None = None
-    file_sha256: str | None = None
-
-
-@dataclass
-class Report:
-    ok: bool
-    events: int
-    files: int
-    breaks: list[Break] = field(default_factory=list)
-    checkpoint: dict | None = None
-
-    @property
-    def first_break(self) -> Break | None:
-        return self.breaks[0] if self.breaks else None
+VERIFY_PER_MINUTE = 30  # public verifications per address: each one re-hashes the job's events and files
 
 
 def integrity(instance: Instance, *, files: bool = True) -> Any:
-    """The seal app's verification report of one job (ok, counts, breaks, latest checkpoint).
+    """The seal app's verification report of one job (ok, counts, breaks, latest checkpoint)."""
+    from anlian.seal.verify import verify_instance
 
-    Until the seal app is installed, the event chain alone is recomputed here (no files, no
-    checkpoint), so that pages still tell an intact chain from a broken one."""
-    try:
-        from anlian.seal.verify import verify_instance
-    except ImportError:
-        return _chain_only(instance)
     return verify_instance(instance, files=files)
 
 
-def _chain_only(instance: Instance) -> Report:
-    from anlian.flows.core import chain_hash
-    from anlian.flows.services import GENESIS, to_core
-
-    prev, breaks, count = GENESIS, [], 0
-    for event in instance.events.order_by("seq"):
-        count += 1
-        if event.prev_hash != prev:
-            breaks.append(Break("prev_mismatch", _("第{seq}条记录的前序哈希与上一条不符").format(seq=event.seq),
-                                instance.pk, event.seq))
-        elif chain_hash(prev, to_core(event)) != event.hash:
-            breaks.append(Break("hash_mismatch", _("第{seq}条记录的内容与其哈希不符，记录已被改动").format(seq=event.seq),
-                                instance.pk, event.seq))
-        if breaks:
-            break
-        prev = event.hash
-    return Report(not breaks, count, 0, breaks, None)
+def verify_allowed(address: str) -> bool:
+    """False once an address has asked for more public verifications this minute than a person
+    scanning QR codes could: the page recomputes hashes, so it must not become a way to load the
+    server. Counted in the cache (shared by the processes when Redis is configured)."""
+    key = f"dossiers:verify:{address}:{int(clock.now().timestamp() // 60)}"
+    if cache.add(key, 1, timeout=120):
+        return True
+    try:
+        return cache.incr(key) <= VERIFY_PER_MINUTE
+    except ValueError:  # the count expired between add and incr: a new minute's first request
+        cache.set(key, 1, timeout=120)
+        return True
 
 
 # --- the dossier's content -------------------------------------------------------------------------------

@@ -177,6 +177,10 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
         instance, link = services.instance_for_token(token)
     except services.LinkRefused as exc:
         return _refused(request, exc)
+    if not services.verify_allowed(request.META.get("REMOTE_ADDR", "")):
+        response = render(request, "dossiers/refused.html", {"reason": _("校验请求过于频繁，请稍后再试")}, status=429)
+        response["Retry-After"] = "60"
+        return _public(response)
     instance = Instance.objects.select_related("version__template", "company", "area").get(pk=instance.pk)
     report = services.integrity(instance)
     return _public(render(request, "dossiers/verify.html", {"instance": instance, "report": report, "link": link,
