@@ -177,7 +177,9 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
         instance, link = services.instance_for_token(token)
     except services.LinkRefused as exc:
         return _refused(request, exc)
-    if not services.verify_allowed(request.META.get("REMOTE_ADDR", "")):
+    from axes.helpers import get_client_ip_address  # the login limiter's view of the client behind proxies
+
+    if not services.verify_allowed(get_client_ip_address(request) or ""):
         response = render(request, "dossiers/refused.html", {"reason": _("校验请求过于频繁，请稍后再试")}, status=429)
         response["Retry-After"] = "60"
         return _public(response)
