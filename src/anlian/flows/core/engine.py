@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from . import rules
 from .events import ACTIONS, Action, Event
-from .facts import SYSTEM, ActorFacts, WorldFacts
+from .facts import ActorFacts, WorldFacts
 from .fields import validate_photos, validate_values
 from .i18n import Refusal, refuse
 from .schema import Step, Template
