@@ -156,3 +156,15 @@ def test_naive_times_are_a_programming_error():
         run.feed(r("A", 1.0, 0)._replace(at=at(0).replace(tzinfo=None)))
     with pytest.raises(ValueError):
         run.engine.tick(run.state, at(0).replace(tzinfo=None))
+
+
+def test_make_reading_takes_other_real_numbers():
+    from decimal import Decimal
+    from fractions import Fraction
+
+    from anlian.sensors.engine import Rejected, make_reading
+
+    assert make_reading("A", Decimal("85.25"), at(0)).value == 85.25
+    assert make_reading("A", Fraction(1, 4), at(0)).value == 0.25
+    assert make_reading("A", Decimal("NaN"), at(0)).code == "value_not_finite"
+    assert isinstance(make_reading("A", "85", at(0)), Rejected)

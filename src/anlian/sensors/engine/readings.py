@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
@@ -167,6 +168,11 @@ def make_reading(point: Any, value: Any, at: datetime, quality: Any = "good") ->
         if point is None:
             raise _Bad("point_missing")
         name = _name(point, "point_invalid")
+        if isinstance(value, numbers.Number) and not isinstance(value, (bool, int, float, complex)):
+            try:  # numpy floats, Decimal and the like from a client library
+                value = float(value)
+            except (OverflowError, ValueError):
+                raise _Bad("value_too_large", limit="1e12") from None
         number = _value(value)
         if quality not in QUALITIES:
             raise _Bad("quality_invalid", got=_show(quality))
