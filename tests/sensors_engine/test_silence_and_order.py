@@ -166,5 +166,10 @@ def test_make_reading_takes_other_real_numbers():
 
     assert make_reading("A", Decimal("85.25"), at(0)).value == 85.25
     assert make_reading("A", Fraction(1, 4), at(0)).value == 0.25
+
+    class Float64(float):  # numpy's float64 is a float subclass
+        pass
+
+    assert type(make_reading("A", Float64(2.5), at(0)).value) is float
     assert make_reading("A", Decimal("NaN"), at(0)).code == "value_not_finite"
     assert isinstance(make_reading("A", "85", at(0)), Rejected)

@@ -168,7 +168,7 @@ def make_reading(point: Any, value: Any, at: datetime, quality: Any = "good") ->
         if point is None:
             raise _Bad("point_missing")
         name = _name(point, "point_invalid")
-        if isinstance(value, numbers.Number) and not isinstance(value, (bool, int, float, complex)):
+        if type(value) not in (int, float) and isinstance(value, numbers.Number) and not isinstance(value, (bool, complex)):
             try:  # numpy floats, Decimal and the like from a client library
                 value = float(value)
             except (OverflowError, ValueError):
