@@ -200,7 +200,10 @@ class Engine:
                     th.append((c.key, c.conds[0][2], c.conds[0][3], c))
                 elif len(c.conds) == 1:
                     i, _, _, _, limit, direction, window, wkey = c.conds[0]
-                    rt.append((c.key, 4 + len(rt), window, limit, direction, c))
+                    # the change per minute holds when above ``high`` or below ``low``
+                    high = limit if direction >= 0 else _INF
+                    low = -limit if direction <= 0 else -_INF
+                    rt.append((c.key, 4 + len(rt), window, low, high, c))
                 else:
                     cb.append(c)
         for s in self._silence.values():
@@ -280,11 +283,11 @@ class Engine:
         if now is None:
             now = _NEVER
         nxt = state["next"]
-        index, advance = self._index, self._advance
+        lookup, advance = self._index.get, self._advance
         prev_at, us = None, 0
         dup = late = 0
         for point, value, at, quality in readings:
-            entry = index.get(point)
+            entry = lookup(point)
             if entry is None:
                 continue
             if at is not prev_at:  # a gateway's batch shares one datetime object
@@ -311,23 +314,18 @@ class Engine:
                             tr = advance(c, rules[key], value > hi or value < lo, us, state)
                             if tr is not None:
                                 out.append(tr)
-                for key, slot, window, limit, direction, c in rt:
+                for key, slot, window, low_rate, high_rate, c in rt:
                     w = ps[slot]
                     w += (us, value)
                     if len(w) > _KEEP2:  # more than 4 readings a second over the window: thin the oldest
                         del w[2:4]
                     cutoff = us - window
-                    first = w[0]
-                    if first <= cutoff:
-                        if w[2] <= cutoff:
-                            j = 2
-                            while w[j + 2] <= cutoff:
-                                j += 2
-                            del w[:j]
-                            first = w[0]
-                        change = (value - w[1]) * 60_000_000 / (us - first)
-                        cond = (change > limit if direction > 0 else -change > limit if direction < 0
-                                else change > limit or -change > limit)
+                    if w[0] <= cutoff:
+                        # keep one reading at or before the window's start (the anchor), no older
+                        while w[2] <= cutoff:
+                            del w[:2]
+                        change = (value - w[1]) * 60_000_000 / (us - w[0])
+                        cond = change > high_rate or change < low_rate
                     else:
                         cond = False
                     if cond or ps[3] and key in hot:
