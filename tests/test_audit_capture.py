@@ -274,3 +274,17 @@ def test_m2m_changes_in_separate_transactions_are_separate_entries(world, since,
     first, second = since()[before:]
     assert first.changes == {"people": [[], ["甲公司工人"]]}
     assert second.changes == {"people": [["甲公司工人"], ["甲公司工人", "甲公司管理员"]]}
+
+
+def test_an_api_token_call_is_attributed_to_the_tokens_owner(world, since):
+    from django.test import Client
+
+    from anlian.accounts.tokens import issue_token
+
+    _token, secret = issue_token(world.a.admin.user, "脚本")
+    answer = Client().patch(f"{API}/people/{world.a.worker.pk}", {"job_title": "司机"}, content_type="application/json",
+                            HTTP_AUTHORIZATION=f"Bearer {secret}", REMOTE_ADDR="10.1.2.3")
+    assert answer.status_code == 200, answer.content
+    entry = only(since())
+    assert entry.actor_id == world.a.admin.user.pk and entry.ip == "10.1.2.3"
+    assert entry.changes == {"job_title": ["", "司机"]}
