@@ -158,10 +158,10 @@ def new_state() -> dict:
     each window a flat ``[t, v, t, v, …]`` list, named in ``layout``), ``w`` (the windows of
     combined rules), ``rules`` (per rule its automaton), ``hot`` (value rules raised or counting),
     ``quiet`` (silence rules raised), ``due`` (time-based deadlines), ``next`` (no silence
-    deadline comes before it), ``dropped`` (duplicate and late readings)."""
+    deadline comes before it), ``dropped`` (duplicate, late and invalid readings)."""
     return {"v": STATE_VERSION, "sig": None, "now": None, "pts": {}, "layout": {}, "w": {},
             "rules": {}, "hot": {}, "quiet": {}, "due": {}, "next": _FAR,
-            "dropped": {"duplicate": 0, "late": 0}}
+            "dropped": {"duplicate": 0, "late": 0, "invalid": 0}}
 
 
 def to_json(state: dict) -> str:
@@ -285,71 +285,75 @@ class Engine:
         nxt = state["next"]
         lookup, advance = self._index.get, self._advance
         prev_at, us = None, 0
-        dup = late = 0
-        for point, value, at, quality in readings:
-            entry = lookup(point)
-            if entry is None:
-                continue
-            if at is not prev_at:  # a gateway's batch shares one datetime object
-                if at.tzinfo is None:
-                    raise ValueError(f"reading time without zone: {point} {at}")
-                us = round(at.timestamp() * _US)
-                prev_at = at
-            ps = pts[point]
-            if us <= ps[0]:
-                if us == ps[0]:
-                    dup += 1
-                else:
-                    late += 1
-                continue
-            ps[0] = us
-            if us > now:
-                now = us
-            if quality != "bad" and value - value == 0:  # NaN and ±inf (not from parse_batch) count as bad
-                low, high, th, rt, cb, si = entry
-                ps[1] = value
-                if value > high or value < low or ps[3]:
-                    for key, lo, hi, c in th:
-                        if value > hi or value < lo or key in hot:
-                            tr = advance(c, rules[key], value > hi or value < lo, us, state)
+        dup = late = invalid = 0
+        try:
+            for point, value, at, quality in readings:
+                entry = lookup(point)
+                if entry is None:
+                    continue
+                if at is not prev_at:  # a gateway's batch shares one datetime object
+                    if at.tzinfo is None:  # not from parse_batch / make_reading: dropped, counted
+                        invalid += 1
+                        continue
+                    us = round(at.timestamp() * _US)
+                    prev_at = at
+                ps = pts[point]
+                if us <= ps[0]:
+                    if us == ps[0]:
+                        dup += 1
+                    else:
+                        late += 1
+                    continue
+                ps[0] = us
+                if us > now:
+                    now = us
+                if quality != "bad" and value - value == 0:  # NaN and ±inf (not from parse_batch) count as bad
+                    low, high, th, rt, cb, si = entry
+                    ps[1] = value
+                    if value > high or value < low or ps[3]:
+                        for key, lo, hi, c in th:
+                            if value > hi or value < lo or key in hot:
+                                tr = advance(c, rules[key], value > hi or value < lo, us, state)
+                                if tr is not None:
+                                    out.append(tr)
+                    for key, slot, window, low_rate, high_rate, c in rt:
+                        w = ps[slot]
+                        w += (us, value)
+                        if len(w) > _KEEP2:  # more than 4 readings a second over the window: thin the oldest
+                            del w[2:4]
+                        cutoff = us - window
+                        if w[0] <= cutoff:
+                            # keep one reading at or before the window's start (the anchor), no older
+                            while w[2] <= cutoff:
+                                del w[:2]
+                            change = (value - w[1]) * 60_000_000 / (us - w[0])
+                            cond = change > high_rate or change < low_rate
+                        else:
+                            cond = False
+                        if cond or ps[3] and key in hot:
+                            tr = advance(c, rules[key], cond, us, state)
                             if tr is not None:
                                 out.append(tr)
-                for key, slot, window, low_rate, high_rate, c in rt:
-                    w = ps[slot]
-                    w += (us, value)
-                    if len(w) > _KEEP2:  # more than 4 readings a second over the window: thin the oldest
-                        del w[2:4]
-                    cutoff = us - window
-                    if w[0] <= cutoff:
-                        # keep one reading at or before the window's start (the anchor), no older
-                        while w[2] <= cutoff:
-                            del w[:2]
-                        change = (value - w[1]) * 60_000_000 / (us - w[0])
-                        cond = change > high_rate or change < low_rate
-                    else:
-                        cond = False
-                    if cond or ps[3] and key in hot:
-                        tr = advance(c, rules[key], cond, us, state)
+                    for c in cb:
+                        tr = self._combined(c, rules[c.key], point, value, us, state)
                         if tr is not None:
                             out.append(tr)
-                for c in cb:
-                    tr = self._combined(c, rules[c.key], point, value, us, state)
-                    if tr is not None:
-                        out.append(tr)
-                if si:
-                    ps[2] = us
-                    if quiet:
-                        for s in si:
-                            if s.key in quiet:
-                                nxt = self._heard(s, rules[s.key], point, us, now, nxt, state, out)
-            if now >= nxt:
-                nxt = self._scan(state, now, out)
-        state["now"] = None if now == _NEVER else now
-        state["next"] = nxt
-        if dup or late:
-            dropped = state["dropped"]
-            dropped["duplicate"] += dup
-            dropped["late"] += late
+                    if si:
+                        ps[2] = us
+                        if quiet:
+                            for s in si:
+                                if s.key in quiet:
+                                    nxt = self._heard(s, rules[s.key], point, us, now, nxt, state, out)
+                if now >= nxt:
+                    nxt = self._scan(state, now, out)
+        finally:  # even if a bad reading raises, what was done stays consistent
+            state["now"] = None if now == _NEVER else now
+            state["next"] = nxt
+            if dup or late or invalid:
+                dropped = state["dropped"]
+                dropped["duplicate"] += dup
+                dropped["late"] += late
+                dropped["invalid"] = dropped.get("invalid", 0) + invalid
         return state, out
 
     def tick(self, state: dict, now: datetime) -> tuple[dict, list[Transition]]:
