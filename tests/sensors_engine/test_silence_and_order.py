@@ -157,3 +157,20 @@ def test_naive_times_are_dropped_in_feed_and_refused_by_tick():
     assert run.state["dropped"]["invalid"] == 1
     with pytest.raises(ValueError):
         run.engine.tick(run.state, at(0).replace(tzinfo=None))
+
+
+def test_make_reading_takes_other_real_numbers():
+    from decimal import Decimal
+    from fractions import Fraction
+
+    from anlian.sensors.engine import Rejected, make_reading
+
+    assert make_reading("A", Decimal("85.25"), at(0)).value == 85.25
+    assert make_reading("A", Fraction(1, 4), at(0)).value == 0.25
+
+    class Float64(float):  # numpy's float64 is a float subclass
+        pass
+
+    assert type(make_reading("A", Float64(2.5), at(0)).value) is float
+    assert make_reading("A", Decimal("NaN"), at(0)).code == "value_not_finite"
+    assert isinstance(make_reading("A", "85", at(0)), Rejected)
