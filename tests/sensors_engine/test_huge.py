@@ -2,7 +2,13 @@
 
 import json
 
-from anlian.sensors.engine import Engine, load_rules, parse_batch, set_translator, to_json
+from anlian.sensors.engine import (
+    Engine,
+    load_rules,
+    parse_batch,
+    set_translator,
+    to_json,
+)
 
 from .helpers import T0, Run, at, r
 

@@ -1,7 +1,7 @@
 """The reading parser: the three payload shapes, and every bad item refused with a reason."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -53,10 +53,10 @@ def test_missing_ts_is_the_receive_time():
 
 
 def test_missing_ts_without_receive_time_reads_the_wall_clock_once():
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     b = parse_batch('[{"point": "A", "value": 1}, {"point": "B", "value": 2}]')
     assert b[0].at == b[1].at == b.received_at
-    assert before <= b[0].at <= datetime.now(timezone.utc)
+    assert before <= b[0].at <= datetime.now(UTC)
 
 
 def test_unix_seconds_and_milliseconds():
@@ -100,7 +100,7 @@ def test_bad_items_are_reported_and_the_good_ones_kept(item, code):
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_nan_and_infinity_refused(literal):
-    b = parse_batch('[{"point": "A", "value": %s}, {"point": "B", "value": 2}]' % literal, RECEIVED)
+    b = parse_batch('[{"point": "A", "value": ' + literal + '}, {"point": "B", "value": 2}]', RECEIVED)
     assert [x.point for x in b] == ["B"]
     assert codes(b) == [("[0]", "value_not_finite")]
 

@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from .i18n import MESSAGES, duration, gettext, number, text
 from .readings import Reading
 from .rules import Condition, Rule
 
 STATE_VERSION = 1
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = 1_000_000
 _INF = float("inf")
 
@@ -115,7 +116,7 @@ _KEEP2 = 2 * (4 * 3600 + 1)  # list items of one rate window at most: 4 readings
 class _Value:
     """A threshold / rate / combined rule prepared for evaluation: limits as floats, times in µs."""
 
-    __slots__ = ("key", "rule", "hold", "clear", "conds", "any", "sig", "point")
+    __slots__ = ("any", "clear", "conds", "hold", "key", "point", "rule", "sig")
 
     def __init__(self, rule: Rule):
         self.key = rule.key
@@ -139,7 +140,7 @@ class _Value:
 
 
 class _Silence:
-    __slots__ = ("key", "rule", "span", "sig")
+    __slots__ = ("key", "rule", "sig", "span")
 
     def __init__(self, rule: Rule):
         self.key = rule.key
@@ -171,8 +172,9 @@ def to_json(state: dict) -> str:
 def from_json(raw: str | bytes) -> dict:
     """The saved state, checked for shape; ValueError if it is not one this engine wrote."""
     state = json.loads(raw)
-    if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
-        raise ValueError("not a sensor rule state (version %r)" % (state.get("v") if isinstance(state, dict) else None))
+    version = state.get("v") if isinstance(state, dict) else None
+    if version != STATE_VERSION:
+        raise ValueError(f"not a sensor rule state (version {version!r})")
     for key in ("pts", "layout", "w", "rules", "hot", "quiet", "due", "dropped"):
         if not isinstance(state.get(key), dict):
             raise ValueError(f"sensor rule state without {key!r}")
@@ -199,7 +201,7 @@ class Engine:
                 if len(c.conds) == 1 and c.conds[0][4] is None:
                     th.append((c.key, c.conds[0][2], c.conds[0][3], c))
                 elif len(c.conds) == 1:
-                    i, _, _, _, limit, direction, window, wkey = c.conds[0]
+                    _, _, _, _, limit, direction, window, _ = c.conds[0]
                     # the change per minute holds when above ``high`` or below ``low``
                     high = limit if direction >= 0 else _INF
                     low = -limit if direction <= 0 else -_INF
@@ -305,7 +307,7 @@ class Engine:
                         late += 1
                     continue
                 ps[0] = us
-                if us > now:
+                if us > now:  # noqa: PLR1730 (max() costs a call per reading here)
                     now = us
                 if quality != "bad" and value - value == 0:  # NaN and ±inf (not from parse_batch) count as bad
                     low, high, th, rt, cb, si = entry
@@ -436,8 +438,7 @@ class Engine:
             state["pts"][c.point][3] += 1 if hot else -1
 
     def _combined(self, c: _Value, rs: dict, point: str, value: float, us: int, state: dict):
-        if us > rs["t"]:
-            rs["t"] = us
+        rs["t"] = max(rs["t"], us)
         results = rs["r"]
         windows = state["w"]
         for i, p, lo, hi, limit, direction, window, wkey in c.conds:
@@ -472,8 +473,7 @@ class Engine:
         seen = rs["start"]
         for p in s.rule.points:
             t = pts[p][2]
-            if t > seen:
-                seen = t
+            seen = max(seen, t)
         return seen
 
     def _heard(self, s: _Silence, rs: dict, point: str, us: int, now: int, nxt: int, state: dict,
@@ -489,7 +489,7 @@ class Engine:
         rs["t"] = at
         out.append(Transition("cleared", s.key, s.rule.points, None, from_us(us), from_us(at),
                               s.rule.level, s.rule.actions, "silence_over", {"point": point}))
-        return deadline if deadline < nxt else nxt
+        return min(nxt, deadline)
 
     def _scan(self, state: dict, now: int, out: list) -> int:
         """Raise every silence rule past its deadline; return the earliest deadline still ahead."""

@@ -116,7 +116,7 @@ def text(code: str, params: dict[str, Any] | None = None) -> str:
 
 def duration(seconds: float) -> str:
     """A duration the way a control-room operator says it: 120 → 2分钟, 90 → 1分30秒."""
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return text("seconds", {"n": s})
     if s < 3600:

@@ -12,7 +12,7 @@ import json
 import math
 import numbers
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from .i18n import text
@@ -95,7 +95,7 @@ def _value(value: Any) -> float:
         raise _Bad("value_missing")
     kind = type(value)
     if kind is float:
-        if value != value or value in (math.inf, -math.inf):
+        if math.isnan(value) or math.isinf(value):
             raise _Bad("value_not_finite")
         if -MAX_ABS <= value <= MAX_ABS:
             return value
@@ -124,7 +124,7 @@ class _Times:
     @property
     def received(self) -> datetime:
         if self._received is None:  # the edge of the system: the only wall-clock read here
-            self._received = datetime.now(timezone.utc)
+            self._received = datetime.now(UTC)
         return self._received
 
     def parse(self, raw: Any) -> datetime:
@@ -147,7 +147,7 @@ class _Times:
             # Unix time; devices that count milliseconds give 13-digit numbers.
             seconds = raw / 1000 if abs(raw) >= 1e11 else raw
             try:
-                return datetime.fromtimestamp(seconds, timezone.utc)
+                return datetime.fromtimestamp(seconds, UTC)
             except (OverflowError, OSError, ValueError):
                 raise _Bad("ts_invalid", got=_show(raw)) from None
         if not isinstance(raw, str) or len(raw) > 40:
@@ -194,7 +194,7 @@ def parse_batch(raw: bytes | str, received_at: datetime | None = None, *,
     """
     try:
         return _parse(raw, received_at, max_bytes, max_items, max_future)
-    except Exception as exc:  # a parser bug must not take the ingest process down with it
+    except Exception as exc:  # noqa: BLE001 (a parser bug must not take the ingest process down)
         return Batch((), [Rejected("", "batch_not_json", {"detail": type(exc).__name__})], received_at)
 
 
@@ -267,7 +267,7 @@ def _parse(raw, received_at, max_bytes, max_items, max_future) -> Batch:
             continue
         try:
             if not _ITEM_KEYS.issuperset(item):
-                raise _Bad("item_unknown", key=sorted(set(item) - _ITEM_KEYS)[0])
+                raise _Bad("item_unknown", key=min(set(item) - _ITEM_KEYS, key=str))
             point = item.get("point")
             if type(point) is not str or not point or len(point) > MAX_NAME or not point.isprintable():
                 raise _Bad("point_missing") if point is None else _Bad("point_invalid", limit=MAX_NAME)
@@ -291,7 +291,7 @@ def _device(item: dict, where: str, times: _Times, out: list, rejected: list) ->
     try:
         unknown = set(item) - _DEVICE_KEYS
         if unknown:
-            raise _Bad("item_unknown", key=sorted(unknown)[0])
+            raise _Bad("item_unknown", key=min(unknown, key=str))
         device = _name(item.get("device"), "device_invalid")
         values = item.get("values", {})
         if type(values) is not dict:

@@ -9,6 +9,7 @@ and ``silence``. ``level`` and ``actions`` are passed through to the Django side
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,9 +52,9 @@ _CONDITION_KEYS = _LIMITS | {"point", "rate"}
 def parse_seconds(value: Any) -> float:
     """``120``, ``"120s"``, ``"5m"``, ``"2h"``, ``"1h30m"`` → seconds; ValueError otherwise."""
     if isinstance(value, bool):
-        raise ValueError(value)
+        raise ValueError(value)  # noqa: TRY004 (callers catch ValueError for every bad duration)
     if isinstance(value, (int, float)):
-        if value != value or value < 0 or value > 10 * MAX_INTERVAL:
+        if math.isnan(value) or value < 0 or value > 10 * MAX_INTERVAL:
             raise ValueError(value)
         return float(value)
     if isinstance(value, str):
@@ -201,7 +202,7 @@ class _Parser:
         value = doc.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             self.err(path, "not_number", key=key)
             return None
         if abs(value) > MAX_LIMIT:
@@ -257,11 +258,11 @@ class _Parser:
         kind = self.choice(doc, "kind", path, KINDS, None) if "kind" in doc else None
         if "kind" not in doc:
             self.err(path, "required", key="kind")
-        common = dict(
-            key=key, name=self.text(doc, "name", path) or key, kind=kind or "threshold",
-            level=self.choice(doc, "level", path, LEVELS, 2), actions=self.actions(doc, path),
-            description=self.text(doc, "description", path, limit=2000), source=doc,
-        )
+        common = {
+            "key": key, "name": self.text(doc, "name", path) or key, "kind": kind or "threshold",
+            "level": self.choice(doc, "level", path, LEVELS, 2), "actions": self.actions(doc, path),
+            "description": self.text(doc, "description", path, limit=2000), "source": doc,
+        }
         if kind is None:
             return None
         self.unknown(doc, _RULE_KEYS[kind], path)
