@@ -288,3 +288,26 @@ def test_an_api_token_call_is_attributed_to_the_tokens_owner(world, since):
     entry = only(since())
     assert entry.actor_id == world.a.admin.user.pk and entry.ip == "10.1.2.3"
     assert entry.changes == {"job_title": ["", "司机"]}
+
+
+def test_moving_a_unit_and_importing_people_are_recorded_despite_their_bulk_writes(world):
+    from anlian.audit.models import AuditEntry
+    from anlian.orgs import services
+    from anlian.orgs.access import SYSTEM
+    from anlian.orgs.models import OrgKind, Person
+
+    a = world.a
+    second = services.create_unit(SYSTEM, name="甲公司二厂", kind=OrgKind.PLANT, parent=a.unit)
+    from anlian import audit
+
+    AuditEntry.objects.all().delete()
+    with audit.acting(a.admin.user):  # what the middleware does for a request
+        services.move_unit(a.admin.user, a.team, second)
+    moved = AuditEntry.objects.get(object_id=str(a.team.pk))
+    assert moved.action == "update" and "parent" in str(moved.changes) and moved.actor_id == a.admin.user.pk
+    # An Excel import writes people with bulk_create: each one still gets its entry.
+
+    people = Person.objects.bulk_create([Person(org_unit=a.team, company=a.unit, name=f"导入{n}", employee_no=f"IMP{n}")
+                                         for n in range(3)])
+    assert audit.record_created(people) == 3
+    assert AuditEntry.objects.filter(action="create", model="orgs.person").count() == 3

@@ -20,6 +20,7 @@ from django.db.models.functions import Concat, Substr
 from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
+from anlian import audit
 from anlian.core.codes import id18_problem
 from anlian.core.errors import Conflict, Forbidden, Invalid
 from anlian.orgs import access, geo
@@ -133,13 +134,15 @@ def move_unit(actor: Any, unit: OrgUnit, new_parent: OrgUnit) -> OrgUnit:
         raise Conflict(_("目标上级下已有同名组织"), field="parent")
     old_path, new_path = unit.path, f"{new_parent.path}{unit.pk}/"
     depth_shift = new_parent.depth + 1 - unit.depth
+    old_parent = unit.parent_id
     with transaction.atomic():
         OrgUnit.objects.filter(pk=unit.pk).update(parent=new_parent)
         OrgUnit.objects.filter(path__startswith=old_path).update(
             path=Concat(Value(new_path), Substr("path", len(old_path) + 1)),
             depth=F("depth") + depth_shift,
         )
-    unit.refresh_from_db()
+        unit.refresh_from_db()
+        audit.record_changed(unit, {"parent_id": old_parent})  # UPDATE sends no signals
     return unit
 
 

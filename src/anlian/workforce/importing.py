@@ -39,6 +39,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from anlian import audit
 from anlian.core import clock
 from anlian.core.codes import id18_check_char, id18_problem
 from anlian.core.errors import Conflict, DomainError, Invalid, NotFound
@@ -416,6 +417,7 @@ class PeopleSheet(Sheet):
 
     def write(self) -> int:
         people = Person.objects.bulk_create(self.clean, batch_size=1000)
+        audit.record_created(people)  # bulk_create sends no signals: one audit entry per person
         # Three-level education for everyone at once (not one person_hired signal per row).
         training.assign_education(people)
         return len(people)
@@ -957,7 +959,9 @@ def run_import(batch_id: int) -> None:
             sheet = read(batch)
             if sheet.errors:
                 raise Refused(sheet.errors)
-            imported = sheet.write()
+            # The audit log names who uploaded the sheet, not the worker.
+            with audit.acting(getattr(batch.created_by, "user", None), name=str(batch.created_by or "")):
+                imported = sheet.write()
             _finish(batch_id, ImportStatus.DONE, imported_rows=imported, processed_rows=imported)
     except Refused as exc:
         _finish(batch_id, ImportStatus.FAILED, errors=[{
