@@ -215,8 +215,10 @@ def test_regulator_api_refusals(world: World, read_only):
     answer = csrf_client_for(world.a.admin).post("/api/v1/regulator-accounts", {}, content_type="application/json")
     assert answer.status_code == 403
     account = regulator(world, [world.a.unit])
-    assert admin.delete(f"/api/v1/regulator-accounts/{account.pk}").status_code == 204
     assert services.is_read_only(account.person.user)
+    assert admin.delete(f"/api/v1/regulator-accounts/{account.pk}").status_code == 204
+    account.person.user.refresh_from_db()
+    assert not account.person.user.is_active  # revoked: the login ends with its grants
 
 
 def test_a_regulator_reading_any_page_never_crashes(world: World, job, read_only):

@@ -38,7 +38,11 @@ def _account(request: HttpRequest):
         from anlian.accounts.tokens import bearer_secret, user_for_secret
 
         secret = bearer_secret(request)
-        return user_for_secret(secret) if secret else None
+        if not secret:
+            return None
+        user = user_for_secret(secret)
+        request._anlian_bearer = (secret, user)  # the API's token auth reuses it: one look-up a request
+        return user
     return None
 
 

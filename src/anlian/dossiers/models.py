@@ -83,7 +83,8 @@ class ShareLink(models.Model):
 class RegulatorAccount(models.Model):
     """A read-only login for a regulator, with `regulator` grants on the chosen companies.
 
-    The row marks the account read-only everywhere (dossiers.middleware), whatever grants it holds."""
+    Its regulator role makes the account read-only everywhere (dossiers.middleware); revoking it
+    removes the grants and ends the login."""
 
     scope_path_lookup = "person__org_unit__path"
 
