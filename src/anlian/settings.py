@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "anlian.seal",
     "anlian.audit",
     "anlian.dossiers",
+    "anlian.sensors",
 ]
 
 MIDDLEWARE = [

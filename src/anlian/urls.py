@@ -25,5 +25,6 @@ urlpatterns = [
     path("", include("anlian.seal.urls")),
     path("audit/", include("anlian.audit.urls")),
     path("", include("anlian.dossiers.urls")),
+    path("sensors/", include("anlian.sensors.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -170,6 +170,7 @@ def _register_routers() -> None:
     from anlian.flows.api import router as flows_router
     from anlian.orgs.api import router as orgs_router
     from anlian.seal.api import router as seal_router
+    from anlian.sensors.api import router as sensors_router
     from anlian.hazards import api_ledger, api_pages, api_supervision, api_timers
     from anlian.hazards.api import router as hazards_router
     from anlian.notify.api import router as notify_router
@@ -181,7 +182,7 @@ def _register_routers() -> None:
     for router in (accounts_router, orgs_router, flows_router, training_router, api_contractors.router,
                    api_certificates.router, api_imports.router, api_badges.router, api_qualification.router,
                    hazards_router, api_pages.router, api_timers.router, api_ledger.router, api_supervision.router,
-                   notify_router, notify_routing_router, notify_escalation_router, seal_router, audit_router, dossiers_router):
+                   notify_router, notify_routing_router, notify_escalation_router, seal_router, audit_router, dossiers_router, sensors_router):
         api.add_router("/", router)
 
 
