@@ -49,6 +49,7 @@ EVENTS = {
     "permit_waiting": gettext_lazy("作业步骤等待处理"),
     "permit_reminder": gettext_lazy("作业步骤期限将到（提醒）"),
     "permit_escalated": gettext_lazy("作业步骤超期督办"),
+    "sensor_alarm": gettext_lazy("设备报警（监测读数超限或通讯中断）"),
 }
 
 
