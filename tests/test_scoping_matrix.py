@@ -37,7 +37,7 @@ WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certi
                     "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
                     "batch_id", "kind", "hazard_id", "rule_id", "level", "hazard_batch_id", "channel_id",
                     "delivery_id", "channel_kind", "route_id", "event", "language", "applies_to",
-                    "export_id", "link_id", "account_id", "entry_id")
+                    "export_id", "link_id", "account_id", "entry_id", "alarm_id")
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -172,6 +172,8 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
         "respond_minutes": 1, "on_site_minutes": 2, "rectify_hours": 3, "remind_before_minutes": 1,
         "escalate_every_minutes": 5},
     ("post", "/api/v1/badges/{badge_id}/revoke"): lambda w: {"reason": "越权"},
+    # issue 9
+    ("post", "/api/v1/readings"): None,  # a device's ingest token, not a person's: tests/test_sensors_api.py
 }
 
 
@@ -223,7 +225,26 @@ def add_workforce(company, prefix: str) -> None:
         "hazard_batch_id": ImportBatch.objects.create(org_unit=company.plant, kind="hazards", token=f"{prefix}hz",
                                                       created_by=company.admin, status="invalid").pk,
         **add_evidence(company),
+        **add_sensors(company, prefix),
     }
+
+
+def add_sensors(company, prefix: str) -> dict:
+    """Issue 9: a device with a point, a rule on it and an alarm of that rule."""
+    from anlian.core import clock
+    from anlian.sensors import services as sensors
+    from anlian.sensors.models import Alarm
+
+    device = sensors.create_device(company.admin.user, org_unit=company.plant, area=company.area, code="gw-1",
+                                   name=f"{prefix}网关")
+    sensors.add_point(company.admin.user, device, code="TT-1")
+    rule = sensors.save_rule(company.admin.user, None, company=company.unit, area=company.area, definition={
+        "key": "tt-1-high", "name": f"{prefix}温度规则", "kind": "threshold", "point": "TT-1", "above": 90,
+        "actions": ["notify"]})
+    now = clock.now()
+    alarm = Alarm.objects.create(company=company.unit, org_unit=company.plant, rule=rule, area=company.area, level=2,
+                                 points=["TT-1"], value=95.0, reason=f"{prefix}温度超限", since=now, raised_at=now)
+    return {"alarm_id": alarm.pk}
 
 
 def add_evidence(company) -> dict:
@@ -323,6 +344,7 @@ def workforce_rows(path: str) -> dict[str, list]:
     from anlian.dossiers.models import DossierExport, RegulatorAccount, ShareLink
     from anlian.notify.models import Channel, Delivery, EscalationPolicy
     from anlian.seal.models import Checkpoint
+    from anlian.sensors.models import Alarm, Device, EngineState, Rule
     from anlian.orgs.models import Contractor
     from anlian.training.models import Assignment, Attendance, Course, Session
     from anlian.workforce.models import (Badge, Certificate, ContractorArea, ContractorDocument, EntryCheck,
@@ -347,12 +369,15 @@ def workforce_rows(path: str) -> dict[str, list]:
         "share_links": rows(ShareLink, "instance__org_unit__path"),
         "regulators": rows(RegulatorAccount, "person__org_unit__path"),
         "checkpoints": rows(Checkpoint, "company__path"),
+        "sensor_devices": rows(Device, "org_unit__path"), "sensor_rules": rows(Rule, "company__path"),
+        "sensor_alarms": rows(Alarm, "org_unit__path"), "sensor_states": rows(EngineState, "company__path"),
     }
 
 
 def a_names(w: World) -> list[str]:
     return [w.a.plant.name, w.a.team.name, w.a.area.name, w.a.worker.name, w.a.officer.name, "甲自定义角色",
-            "甲专用零流程", w.a.photo.sha256, "甲承包商", "甲课程", "甲违章", "甲-Q2", "甲隐患", "甲渠道", "甲消息"]  # (job numbers are per company: B has the same one)
+            "甲专用零流程", w.a.photo.sha256, "甲承包商", "甲课程", "甲违章", "甲-Q2", "甲隐患", "甲渠道", "甲消息", "甲温度规则",
+            "甲温度超限"]  # (job numbers are per company: B has the same one)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from anlian.sensors import runner
 from anlian.sensors.engine import Reading
 from anlian.sensors.models import Alarm, AlarmStatus, EngineState
 from anlian.sensors.tasks import sensor_tick
-from tests.sensors_site import Site, at
+from tests.test_sensors_site import Site, at
 
 pytestmark = pytest.mark.django_db
 
