@@ -165,7 +165,7 @@ def resolve(user: Any, alarm: Alarm, now: datetime | None = None) -> Alarm:
     person = _person(user)
     now = now or clock.now()
     with transaction.atomic():
-        alarm = Alarm.objects.select_for_update().select_related("rule", "freeze").get(pk=alarm.pk)
+        alarm = Alarm.objects.select_for_update(of=("self",)).select_related("rule", "freeze").get(pk=alarm.pk)
         if alarm.status == AlarmStatus.RESOLVED:
             raise Invalid(_("该报警已解除"), code="alarm_resolved")
         # A rule switched off will never report "normal": its alarm may be resolved as it is.
