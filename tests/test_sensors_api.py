@@ -148,17 +148,21 @@ def test_points_of_another_device_or_company_are_rejected_never_fed(client, site
         {"point": "NOPE-1", "value": 2.0, "ts": at(0, 1).isoformat()},
         {"point": "TT-101", "value": 80.0, "ts": at(0).isoformat()},
         {"point": "TT-101", "value": "hot", "ts": at(0).isoformat()},
-        {"device": "gw-b", "ts": at(0).isoformat()},
     ])
     assert answer.status_code == 200, answer.content
     body = answer.json()
-    assert (body["accepted"], body["rejected"]) == (1, 5)
+    assert (body["accepted"], body["rejected"]) == (1, 4)
     codes = {(r["where"], r["code"]) for r in body["rejections"]}
-    assert codes == {("PT-9", "point_unknown"), ("NOPE-1", "point_unknown"), ("[4]", "value_not_number"),
-                     ("@gw-b", "point_unknown")}
+    assert codes == {("PT-9", "point_unknown"), ("NOPE-1", "point_unknown"), ("[4]", "value_not_number")}
     assert all(r["message"] for r in body["rejections"])
     assert "PT-9" not in state_of(site) and "NOPE-1" not in state_of(site)
     assert not EngineState.objects.filter(company=b.unit).exists() and not Alarm.objects.exists()
+    # a payload naming another device (B's, or any other) is refused whole, even for A's own points
+    for named in ({"device": "gw-b", "ts": at(1).isoformat(), "values": {"TT-101": 99.0}},
+                  [{"point": "TT-101", "value": 99.0, "ts": at(1).isoformat(), "device": "gw-b"}]):
+        refused = post(client, site.token, named)
+        assert refused.status_code == 422 and refused.json()["code"] == "device_mismatch", refused.content
+    assert '"TT-101":[' in state_of(site) and "99" not in state_of(site)
     # B's own device may report its point: B's engine, B's alarm
     assert post(client, b_token, {"point": "PT-9", "value": 50.0, "ts": at(0).isoformat()}).json()["accepted"] == 1
     assert Alarm.objects.get().company == b.unit

@@ -8,6 +8,7 @@ kept nowhere. Alarms: VIEW to read, MANAGE_ORG at the alarm's unit to acknowledg
 another company's alarm is a 404 like a missing one.
 """
 
+import json
 from datetime import datetime
 from typing import Optional
 
@@ -83,6 +84,8 @@ def post_readings(request: HttpRequest):
         if whole[0].code in ("batch_not_json", "batch_not_text"):
             raise DomainError(whole[0].message, code="malformed_json")  # 400, like any body that is not JSON
         raise Invalid(whole[0].message, code=whole[0].code)
+    if b'"device"' in body:
+        _same_device(body, device)
     rejections = [{"where": r.where, "code": r.code, "message": r.message} for r in batch.rejected]
     own = set(Point.objects.filter(device=device).values_list("code", flat=True))
     own.add(HEARTBEAT_PREFIX + device.code)
@@ -102,6 +105,16 @@ def post_readings(request: HttpRequest):
             runner.accept(device.company, readings, now)
         Device.objects.filter(pk=device.pk).update(last_seen_at=now)
     return {"accepted": len(readings), "rejected": rejected, "rejections": rejections[:MAX_SHOWN]}
+
+
+def _same_device(body: bytes, device: Device) -> None:
+    """A payload naming another device is refused whole: a token reports for its own device only
+    (its values would otherwise pass under this device's points)."""
+    doc = json.loads(body)  # parse_batch has read it already: valid, bounded JSON
+    for item in doc if isinstance(doc, list) else [doc]:
+        if isinstance(item, dict) and "device" in item and item["device"] != device.code:
+            raise Invalid(_("数据包中的设备「{got}」不是该令牌所属的设备「{code}」").format(
+                got=str(item["device"])[:64], code=device.code), field="device", code="device_mismatch")
 
 
 # --- alarms ------------------------------------------------------------------------------------
