@@ -161,3 +161,18 @@ def test_silence_rule_raises_on_tick_after_the_misses(world):
     alarm.refresh_from_db()
     assert alarm.status == AlarmStatus.CLEARED
     assert runner.resolve(site.a.admin.user, alarm, at(12)).status == AlarmStatus.RESOLVED
+
+
+def test_a_changed_or_switched_off_rule_is_used_at_the_next_batch(site):
+    from anlian.sensors import services
+    from tests.test_sensors_site import TEMP
+
+    feed(site, [(0, 80.0)])  # the engine is built (and kept) with band 80 ± 5
+    rule = services.save_rule(site.a.admin.user, site.rule, company=site.a.unit, area=site.a.area,
+                              definition={**TEMP, "band": 20})
+    assert breach(site, start=10, value=95.0) == []  # 95 is inside 80 ± 20 now
+    services.save_rule(site.a.admin.user, rule, company=site.a.unit, area=site.a.area, definition=TEMP,
+                       is_active=False)
+    assert breach(site, start=300, value=95.0) == []
+    services.save_rule(site.a.admin.user, rule, company=site.a.unit, area=site.a.area, definition=TEMP)
+    assert [a.status for a in breach(site, start=600, value=95.0)] == [AlarmStatus.RAISED]

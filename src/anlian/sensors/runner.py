@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
@@ -33,9 +34,23 @@ log = logging.getLogger(__name__)
 OPEN = (AlarmStatus.RAISED, AlarmStatus.ACKNOWLEDGED, AlarmStatus.CLEARED)
 
 
-def engine_for(company: OrgUnit) -> tuple[Engine, dict[str, Rule]]:
-    rules = {r.code: r for r in Rule.objects.filter(company=company, is_active=True).select_related("area__org_unit")}
-    return Engine(load_rules([r.definition for r in rules.values()])), rules
+# Per process, per company: the engine over its active rules, rebuilt only when they change (a
+# gateway posting every second must not re-validate a thousand rules each time).
+_ENGINES: dict[int, tuple[tuple, Engine, dict[str, int]]] = {}
+
+
+def engine_for(company: OrgUnit) -> tuple[Engine, dict[str, int]]:
+    """The company's engine and its rules' ids by code."""
+    active = Rule.objects.filter(company=company, is_active=True)
+    mark = tuple(active.aggregate(n=Count("pk"), at=Max("updated_at"), last=Max("pk")).values())
+    cached = _ENGINES.get(company.pk)
+    if cached is not None and cached[0] == mark:
+        return cached[1], cached[2]
+    rows = list(active.order_by("pk").values_list("pk", "code", "definition"))
+    engine = Engine(load_rules([definition for _pk, _code, definition in rows]))
+    ids = {code: pk for pk, code, _definition in rows}
+    _ENGINES[company.pk] = (mark, engine, ids)
+    return engine, ids
 
 
 def accept(company: OrgUnit, readings: Iterable[Reading], now: datetime | None = None) -> list[Alarm]:
@@ -61,10 +76,14 @@ def _run(company: OrgUnit, step, now: datetime | None) -> list[Alarm]:
     with transaction.atomic():
         row, _created = EngineState.objects.get_or_create(company=company)
         row = EngineState.objects.select_for_update().get(pk=row.pk)
-        engine, rules = engine_for(company)
+        engine, ids = engine_for(company)
         state = from_json(row.state) if row.state else engine.new_state()
         state, transitions = step(engine, state)
-        alarms = [alarm for tr in transitions if (alarm := _apply(company, rules[tr.rule], tr, now)) is not None]
+        alarms = []
+        for tr in transitions:
+            rule = Rule.objects.select_related("area__org_unit").get(pk=ids[tr.rule])
+            if (alarm := _apply(company, rule, tr, now)) is not None:
+                alarms.append(alarm)
         row.state = to_json(state)
         row.save(update_fields=["state", "updated_at"])
     return alarms
