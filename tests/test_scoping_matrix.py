@@ -37,7 +37,7 @@ WORKFORCE_PARAMS = ("contractor_id", "document_id", "contractor_area_id", "certi
                     "course_id", "session_id", "attendance_id", "company_id", "badge_id", "check_id", "token",
                     "batch_id", "kind", "hazard_id", "rule_id", "level", "hazard_batch_id", "channel_id",
                     "delivery_id", "channel_kind", "route_id", "event", "language", "applies_to",
-                    "export_id", "link_id", "account_id", "entry_id", "alarm_id")
+                    "export_id", "link_id", "account_id", "entry_id", "alarm_id", "device_id", "sensor_rule_id")
 
 # Path parameter → the object of company A (the victim) that company B's people try to reach.
 OBJECTS: dict[str, Callable[[World], int]] = {
@@ -174,6 +174,11 @@ API_BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("post", "/api/v1/badges/{badge_id}/revoke"): lambda w: {"reason": "越权"},
     # issue 9
     ("post", "/api/v1/readings"): None,  # a device's ingest token, not a person's: tests/test_sensors_api.py
+    ("post", "/api/v1/sensor-devices"): lambda w: {"org_unit_id": w.a.plant.pk, "code": "x-gw", "name": "越权设备"},
+    ("post", "/api/v1/sensor-devices/{device_id}/points"): lambda w: {"code": "X-9"},
+    ("post", "/api/v1/sensor-rules"): lambda w: {"company_id": w.a.unit.pk, "definition": {
+        "key": "x-rule", "kind": "threshold", "point": "TT-1", "above": 1}},
+    ("patch", "/api/v1/sensor-rules/{sensor_rule_id}"): lambda w: {"is_active": False},
 }
 
 
@@ -244,7 +249,7 @@ def add_sensors(company, prefix: str) -> dict:
     now = clock.now()
     alarm = Alarm.objects.create(company=company.unit, org_unit=company.plant, rule=rule, area=company.area, level=2,
                                  points=["TT-1"], value=95.0, reason=f"{prefix}温度超限", since=now, raised_at=now)
-    return {"alarm_id": alarm.pk}
+    return {"alarm_id": alarm.pk, "device_id": device.pk, "sensor_rule_id": rule.pk}
 
 
 def add_evidence(company) -> dict:
@@ -344,7 +349,7 @@ def workforce_rows(path: str) -> dict[str, list]:
     from anlian.dossiers.models import DossierExport, RegulatorAccount, ShareLink
     from anlian.notify.models import Channel, Delivery, EscalationPolicy
     from anlian.seal.models import Checkpoint
-    from anlian.sensors.models import Alarm, Device, EngineState, Rule
+    from anlian.sensors.models import Alarm, Device, EngineState, Point, Rule
     from anlian.orgs.models import Contractor
     from anlian.training.models import Assignment, Attendance, Course, Session
     from anlian.workforce.models import (Badge, Certificate, ContractorArea, ContractorDocument, EntryCheck,
@@ -370,6 +375,7 @@ def workforce_rows(path: str) -> dict[str, list]:
         "regulators": rows(RegulatorAccount, "person__org_unit__path"),
         "checkpoints": rows(Checkpoint, "company__path"),
         "sensor_devices": rows(Device, "org_unit__path"), "sensor_rules": rows(Rule, "company__path"),
+        "sensor_points": rows(Point, "device__org_unit__path"),
         "sensor_alarms": rows(Alarm, "org_unit__path"), "sensor_states": rows(EngineState, "company__path"),
     }
 
@@ -377,7 +383,7 @@ def workforce_rows(path: str) -> dict[str, list]:
 def a_names(w: World) -> list[str]:
     return [w.a.plant.name, w.a.team.name, w.a.area.name, w.a.worker.name, w.a.officer.name, "甲自定义角色",
             "甲专用零流程", w.a.photo.sha256, "甲承包商", "甲课程", "甲违章", "甲-Q2", "甲隐患", "甲渠道", "甲消息", "甲温度规则",
-            "甲温度超限"]  # (job numbers are per company: B has the same one)
+            "甲温度超限", "甲网关"]  # (job numbers are per company: B has the same one)
 
 
 @pytest.fixture
