@@ -159,8 +159,9 @@ def test_points_of_another_device_or_company_are_rejected_never_fed(client, site
     assert not EngineState.objects.filter(company=b.unit).exists() and not Alarm.objects.exists()
     # a payload naming another device (B's, or any other) is refused whole, even for A's own points
     for named in ({"device": "gw-b", "ts": at(1).isoformat(), "values": {"TT-101": 99.0}},
-                  [{"point": "TT-101", "value": 99.0, "ts": at(1).isoformat(), "device": "gw-b"}]):
-        refused = post(client, site.token, named)
+                  [{"point": "TT-101", "value": 99.0, "ts": at(1).isoformat(), "device": "gw-b"}],
+                  b'{"\\u0064evice": "gw-b", "values": {"TT-101": 99.0}}'):
+        refused = post(client, site.token, named, raw=isinstance(named, bytes))
         assert refused.status_code == 422 and refused.json()["code"] == "device_mismatch", refused.content
     assert '"TT-101":[' in state_of(site) and "99" not in state_of(site)
     # B's own device may report its point: B's engine, B's alarm

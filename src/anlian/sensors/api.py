@@ -86,8 +86,7 @@ def post_readings(request: HttpRequest):
         if whole[0].code in ("batch_not_json", "batch_not_text"):
             raise DomainError(whole[0].message, code="malformed_json")  # 400, like any body that is not JSON
         raise Invalid(whole[0].message, code=whole[0].code)
-    if b'"device"' in body:
-        _same_device(body, device)
+    _same_device(body, device)
     rejections = [{"where": r.where, "code": r.code, "message": r.message} for r in batch.rejected]
     own = set(Point.objects.filter(device=device).values_list("code", flat=True))
     own.add(HEARTBEAT_PREFIX + device.code)
