@@ -56,9 +56,9 @@ def test_sustained_breach_raises_one_alarm_notifies_and_freezes_the_area(site):
     with pytest.raises(EngineRefusal) as refused:
         site.apply(at(3))
     assert refused.value.code == "area_frozen"
-    with pytest.raises(EngineRefusal) as step:  # the running job cannot go on either
+    with pytest.raises(EngineRefusal) as step:  # the running job was suspended by the system
         flows.act(site.a.officer.user, job, core.Action("approve", step="approve"), now=at(3))
-    assert step.value.code == "area_frozen"
+    assert step.value.code == "suspended"
     # still beyond the band: nothing more
     assert feed(site, [(150, 95.0), (180, 95.0)]) == []
     assert Alarm.objects.count() == 1 and AreaFreeze.objects.count() == 1 and Message.objects.count() == 1
@@ -93,11 +93,16 @@ def test_resolve_is_refused_until_values_are_normal_for_clear_after(site):
     assert alarm.cleared_at == at(5) and alarm.freeze.ended_at is None  # the freeze waits for a person
     with pytest.raises(EngineRefusal):
         site.apply(at(6))
+    with pytest.raises(EngineRefusal) as frozen:  # values normal, but no person has resolved it yet
+        flows.act(site.a.worker.user, site.job, core.Action("resume"), now=at(6))
+    assert frozen.value.code == "area_frozen"
     resolved = runner.resolve(officer, alarm, at(7))
     assert (resolved.status, resolved.resolved_by, resolved.resolved_at) == (AlarmStatus.RESOLVED, site.a.officer, at(7))
     assert AreaFreeze.objects.get().ended_at == at(7)
     assert site.apply(at(8)).status == InstanceStatus.ACTIVE  # new work is allowed again
-    flows.act(officer, site.job, core.Action("approve", step="approve"), now=at(8))  # steps allowed again
+    # The suspended job goes on only once a person resumes it (with the template's resumption steps).
+    flows.act(site.a.worker.user, site.job, core.Action("resume"), now=at(8))
+    flows.act(officer, site.job, core.Action("approve", step="approve"), now=at(8))
     with pytest.raises(Invalid):
         runner.resolve(officer, alarm, at(9))
 
@@ -139,8 +144,6 @@ def test_state_survives_between_batches_and_the_tick_raises_a_late_sustained_con
     assert Alarm.objects.get().raised_at == at(2)
 
 
-@pytest.mark.xfail(strict=True, reason="flows.core.rules.participant does not let the system suspend a job it "
-                                        "has not acted on (manager() does): needs the flows owner")
 def test_a_freeze_suspends_the_jobs_running_in_the_area(site):
     breach(site)
     site.job.refresh_from_db()

@@ -222,7 +222,10 @@ def manager(tpl: Template, actor: ActorFacts, state: State, holder_ok: bool = Tr
 
 
 def participant(tpl: Template, actor: ActorFacts, state: State) -> None:
-    """Stopping work must be easy: anyone involved in the job, or holding a role it names."""
+    """Stopping work must be easy: anyone involved in the job, or holding a role it names, or the
+    system acting on a rule (an alarm freezing the area, a qualification that lapsed)."""
+    if actor.id == SYSTEM.id:
+        return
     named = {p for f in tpl.fields.values() if f.type == "person" for p in persons(state.values.get(f.key))}
     roles = {spec.role for s in tpl.steps for spec in _specs(s) if spec.kind == "role"} | set(tpl.managers)
     if actor.id in state.participants | named or any(actor.has_role(r) for r in roles):
